@@ -1,0 +1,50 @@
+"""The FastAPI application: routers, static pages and the runtime's lifespan.
+
+Routers are found, not listed: every module in ``agent_desk.api`` that defines ``router``
+(an ``APIRouter``) is included, so a new resource needs no edit here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from agent_desk import api
+from config import Settings, get_settings
+
+
+def _routers() -> list[APIRouter]:
+    found: list[APIRouter] = []
+    for info in sorted(pkgutil.iter_modules(api.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{api.__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            found.append(router)
+    return found
+
+
+def create_app(settings: Settings | None = None, runtime: Any = None) -> FastAPI:
+    """Build the app. ``runtime`` (an ``agent_desk.runtime.Runtime``) is started and stopped with it."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            await runtime.start()
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                await runtime.stop()
+
+    app = FastAPI(title="Call Center CTI + CRM", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    for router in _routers():
+        app.include_router(router)
+    return app
