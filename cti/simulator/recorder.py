@@ -1,0 +1,134 @@
+"""A minimal AMI client that records every message it receives, in order.
+
+Used to capture transcripts from the simulator or from a real Asterisk (the same code for
+both, so the two can be compared) and by the tests. It parses with ``cti.ami.parser.AMIParser``
+and keeps each message as the dict the parser made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from cti.ami.parser import AMIParser, Message
+
+ActionValue = str | list[str]
+
+
+class AMIRecorderError(Exception):
+    """The PBX refused the login or did not answer in time."""
+
+
+class AMIRecorder:
+    def __init__(self, host: str, port: int, timeout_s: float = 5.0) -> None:
+        self.host = host
+        self.port = port
+        self.timeout_s = timeout_s
+        self.messages: list[Message] = []
+        self.banner: str | None = None
+        self._parser = AMIParser()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._ids = itertools.count(1)
+
+    async def connect(self) -> None:
+        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        self._task = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._reader is not None
+        while True:
+            data = await self._reader.read(65536)
+            if not data:
+                break
+            self.messages.extend(self._parser.feed(data))
+            self.banner = self._parser.banner
+            self._changed.set()
+        self._changed.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def send(self, action: str, **fields: ActionValue) -> str:
+        """Send an action; returns its ActionID (given in ``fields`` or made up)."""
+        assert self._writer is not None
+        action_id = str(fields.pop("ActionID", f"rec-{next(self._ids)}"))
+        lines = [f"Action: {action}", f"ActionID: {action_id}"]
+        for key, value in fields.items():
+            for item in value if isinstance(value, list) else [value]:
+                lines.append(f"{key}: {item}")
+        self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+        return action_id
+
+    def send_raw(self, data: bytes) -> None:
+        assert self._writer is not None
+        self._writer.write(data)
+
+    async def wait_for(self, predicate: Callable[[Message], bool], start: int = 0) -> Message:
+        """The first message from index ``start`` on that matches; waits up to the timeout."""
+        async with asyncio.timeout(self.timeout_s):
+            index = start
+            while True:
+                while index < len(self.messages):
+                    if predicate(self.messages[index]):
+                        return self.messages[index]
+                    index += 1
+                if self.closed:
+                    raise AMIRecorderError("connection closed while waiting")
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def reply(self, action_id: str) -> Message:
+        return await self.wait_for(lambda m: "Response" in m and m.get("ActionID") == action_id)
+
+    async def request(self, action: str, **fields: ActionValue) -> Message:
+        return await self.reply(self.send(action, **fields))
+
+    async def login(self, username: str, secret: str, md5: bool = True) -> Message:
+        if md5:
+            challenge = await self.request("Challenge", AuthType="MD5")
+            key = hashlib.md5((str(challenge.get("Challenge", "")) + secret).encode()).hexdigest()
+            reply = await self.request("Login", Username=username, AuthType="MD5", Key=key)
+        else:
+            reply = await self.request("Login", Username=username, Secret=secret)
+        if reply.get("Response") != "Success":
+            raise AMIRecorderError(f"login refused: {reply.get('Message', '')}")
+        return reply
+
+    async def wait_closed(self) -> None:
+        """Until the PBX closes the connection (or the timeout)."""
+        if self._task is not None:
+            async with asyncio.timeout(self.timeout_s):
+                await asyncio.shield(self._task)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(Exception):
+                await self._writer.wait_closed()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+@asynccontextmanager
+async def logged_in(
+    host: str, port: int, username: str, secret: str, timeout_s: float = 5.0, md5: bool = True
+) -> AsyncIterator[AMIRecorder]:
+    """A connected, logged-in recorder that has seen FullyBooted; closed on exit."""
+    rec = AMIRecorder(host, port, timeout_s=timeout_s)
+    await rec.connect()
+    try:
+        await rec.login(username, secret, md5=md5)
+        await rec.wait_for(lambda m: m.get("Event") == "FullyBooted")
+        yield rec
+    finally:
+        await rec.close()

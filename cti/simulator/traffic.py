@@ -1,0 +1,252 @@
+"""Demo traffic for ``callcenter demo``: a realistic mix of calls from many callers to many agents.
+
+``TrafficGenerator`` logs agents ``1001..10NN`` into the queues, then starts calls at random
+(Poisson) times: answered queue calls, recorded ones, abandons, ring-no-answer then the next
+agent, click-to-dial, blind and attended transfers, holds and voicemail. Callers come from a
+pool (so some call back), with Chinese names; agents now and then pause (置忙) and come back.
+When given the FastAGI address, every inbound call also runs the IVR flow there, as Asterisk's
+``AGI(agi://…/ivr)`` would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from cti.simulator.calls import CallRun
+from cti.simulator.scenarios import ScenarioError
+
+if TYPE_CHECKING:
+    from cti.simulator.server import PBXSimulator
+
+log = logging.getLogger(__name__)
+
+MIX: tuple[tuple[str, int], ...] = (
+    ("inbound_answered", 34),
+    ("inbound_recorded", 16),
+    ("inbound_abandon", 9),
+    ("ring_no_answer_next_agent", 8),
+    ("click_to_dial", 10),
+    ("blind_transfer", 5),
+    ("attended_transfer", 4),
+    ("hold", 7),
+    ("voicemail", 7),
+)
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+)
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红娥玲芬燕彬鹏辉建国志强晓东海燕"
+PAUSE_REASONS = ("午休", "培训", "会议", "Lunch")
+MOBILE_PREFIXES = (
+    "130",
+    "131",
+    "132",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "158",
+    "159",
+    "186",
+    "187",
+    "188",
+    "189",
+)
+
+
+def make_callers(count: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Distinct caller numbers (mobiles and Shanghai/Beijing landlines) with names."""
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    while len(out) < count:
+        if rng.random() < 0.8:
+            number = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
+        else:
+            number = rng.choice(("021", "010")) + f"{rng.randrange(10**8):08d}"
+        if number in seen:
+            continue
+        seen.add(number)
+        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+        out.append((number, name))
+    return out
+
+
+class TrafficGenerator:
+    def __init__(
+        self,
+        sim: PBXSimulator,
+        agents: int = 10,
+        callers: Sequence[tuple[str, str]] | None = None,
+        seed: int | None = None,
+        agi: tuple[str, int] | None = None,
+    ) -> None:
+        self.sim = sim
+        self.rng = random.Random(seed)
+        self.extensions = [f"{1001 + i}" for i in range(agents)]
+        self.callers = list(callers) if callers else make_callers(400, self.rng)
+        self.agi = agi
+        self.running: set[CallRun] = set()
+        self.started: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def login_agents(self) -> None:
+        queues = list(self.sim.pbx.state.queues)
+        for i, ext in enumerate(self.extensions):
+            for q, queue in enumerate(queues):
+                if q == 0 or i % 2 == 0:
+                    with contextlib.suppress(Exception):  # already logged in
+                        self.sim.pbx.login_agent(queue, ext)
+
+    async def run(self, calls_per_minute: float, stop: asyncio.Event) -> None:
+        if calls_per_minute <= 0:
+            raise ScenarioError("calls_per_minute must be positive")
+        self.login_agents()
+        next_pause = self.rng.expovariate(1 / 90)
+        elapsed = 0.0
+        while not stop.is_set():
+            gap = self.rng.expovariate(calls_per_minute / 60)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=gap)
+            if stop.is_set():
+                break
+            elapsed += gap
+            if elapsed >= next_pause:
+                self.toggle_pause()
+                next_pause = elapsed + self.rng.expovariate(1 / 90)
+            self.start_call()
+
+    def start_call(self) -> CallRun | None:
+        names = [name for name, _ in MIX]
+        name = self.rng.choices(names, weights=[w for _, w in MIX])[0]
+        try:
+            params = self._params(name)
+            run = self.sim.start_scenario(name, **params)
+        except ScenarioError:
+            if name in ("click_to_dial", "voicemail"):
+                return None
+            number, caller_name = self.rng.choice(self.callers)
+            params = {
+                "caller": number,
+                "caller_name": caller_name,
+                "talk": "40",
+                "moh": "30",
+                "crm_contact_id": "",
+            }
+            name = "inbound_answered"
+            try:
+                run = self.sim.start_scenario(name, **params)
+            except ScenarioError:
+                name = "inbound_abandon"  # nobody free: the caller waits, then gives up
+                run = self.sim.start_scenario(name, **params)
+        self.started[name] = self.started.get(name, 0) + 1
+        self.running.add(run)
+        task = asyncio.get_running_loop().create_task(self._track(run, name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return run
+
+    async def _track(self, run: CallRun, name: str) -> None:
+        try:
+            if self.agi is not None and name != "click_to_dial" and name != "voicemail":
+                await self._ivr(run)
+            await run.done.wait()
+        finally:
+            self.running.discard(run)
+
+    async def _ivr(self, run: CallRun) -> None:
+        from cti.simulator.fastagi_client import AgiScript, run_fastagi_call
+
+        await run.started.wait()
+        if "u1" not in run.binding or self.agi is None:
+            return
+        b = run.binding
+        script = AgiScript(
+            flow="ivr",
+            caller=b["caller"],
+            caller_name=b.get("caller_name", ""),
+            uniqueid=b["u1"],
+            linkedid=b["u0"],
+            channel=f"Local/{b['caller']}@from-pstn-{b['s0']};2",
+            dtmf=[self.rng.choice(("1", "2", "3", None))],
+        )
+        try:
+            await run_fastagi_call(self.agi[0], self.agi[1], script)
+        except (OSError, TimeoutError) as exc:
+            log.debug("IVR session for %s failed: %s", b["caller"], exc)
+
+    async def wait_idle(self) -> None:
+        """Until every call this generator started has ended."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _free_agents(self) -> list[str]:
+        state = self.sim.pbx.state
+        return [ext for ext in self.extensions if not state.agent_busy(ext)]
+
+    def _params(self, name: str) -> dict[str, str]:
+        number, caller_name = self.rng.choice(self.callers)
+        talk = str(round(min(180.0, max(8.0, self.rng.lognormvariate(3.5, 0.5)))))
+        params = {
+            "caller": number,
+            "caller_name": caller_name,
+            "talk": talk,
+            "crm_contact_id": "",
+            "ivr_choice": self.rng.choice(("1", "2", "3")),
+        }
+        queues = list(self.sim.pbx.state.queues)
+        params["queue"] = queues[0] if self.rng.random() < 0.65 or len(queues) == 1 else queues[1]
+        if name == "inbound_abandon":
+            params["moh"] = str(self.rng.randint(4, 60))
+        free = self._free_agents()
+        self.rng.shuffle(free)
+        if name == "click_to_dial":
+            if not free:
+                raise ScenarioError("no free agent to place the call")
+            return {"agent": free[0], "number": number, "talk": talk}
+        if name == "voicemail":
+            return {
+                "caller": number,
+                "caller_name": caller_name,
+                "mailbox": self.rng.choice(["100", *self.extensions]),
+                "moh": str(self.rng.randint(10, 40)),
+            }
+        if name in ("blind_transfer", "attended_transfer", "ring_no_answer_next_agent"):
+            member_free = [ext for ext in free if self._available_in(params["queue"], ext)]
+            if len(free) < 2 or not member_free:
+                raise ScenarioError("not enough free agents for this scenario")
+            first = member_free[0]
+            params.update(agent=first, agent2=next(ext for ext in free if ext != first))
+        if name == "hold":
+            params["hold"] = str(self.rng.randint(5, 40))
+        return params
+
+    def _available_in(self, queue: str, extension: str) -> bool:
+        state = self.sim.pbx.state
+        member = state.queues[queue].members.get(f"Local/{extension}@agents/n")
+        return member is not None and state.is_available(member)
+
+    def toggle_pause(self) -> None:
+        ext = self.rng.choice(self.extensions)
+        state = self.sim.pbx.state
+        member = next(
+            (
+                q.members.get(f"Local/{ext}@agents/n")
+                for q in state.queues.values()
+                if f"Local/{ext}@agents/n" in q.members
+            ),
+            None,
+        )
+        if member is None:
+            return
+        paused = not member.paused
+        reason = self.rng.choice(PAUSE_REASONS) if paused else ""
+        with contextlib.suppress(Exception):
+            self.sim.pbx.pause_agent(ext, paused, reason=reason)
