@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     ami_action_timeout_s: float = Field(5.0, description="Every AMI action fails with a clear error after this.")
     ami_reconnect_max_s: float = Field(30.0, description="Cap of the exponential reconnect backoff.")
     ami_ping_s: float = Field(10.0, description="Keep-alive Ping interval on the AMI connection.")
+    # --- AMI bridge election (cti.bus.lock) ----------------------------------------------------------
+    bridge_lock_ttl_s: float = Field(
+        10.0, description="TTL of the Redis lock that elects the one active AMI bridge per PBX."
+    )
 
     # --- FastAGI / IVR -------------------------------------------------------------------------------
     agi_host: str = Field("127.0.0.1", description="Address the FastAGI server listens on.")
@@ -57,20 +61,118 @@ class Settings(BaseSettings):
     )
     ivr_fallback_queue: str = Field("support", description="Queue a caller falls back to when a flow fails.")
     agi_session_timeout_s: float = Field(600.0, description="Upper bound on one FastAGI session.")
+    # --- IVR: business calendar and dialplan hand-off (owned by ivr/) ---
+    ivr_calendar_file: Path = Field(
+        Path(__file__).parent / "calendar.yaml",
+        description="Business calendar YAML (working hours, holidays, make-up working days).",
+    )
+    ivr_transfer_context: str = Field(
+        "ivr-transfer", description="Dialplan context an IVR transfer continues in (extension = target)."
+    )
 
     # --- recordings and voicemail --------------------------------------------------------------------
     recordings_dir: Path = Field(Path("var/monitor"), description="MixMonitor spool folder.")
     voicemail_dir: Path = Field(Path("var/voicemail"), description="app_voicemail spool folder.")
+    # --- recordings: index, playback, access, retention (owned by recordings/) ---
+    recordings_pbx_dir: str = Field(
+        "/var/spool/asterisk/monitor",
+        description="The MixMonitor folder as Asterisk names it; MIXMONITOR_FILENAME paths under it map "
+        "to recordings_dir.",
+    )
+    recordings_cache_dir: Path = Field(
+        Path(""), description="Cache of browser copies and waveforms; empty means data_dir/recordings-cache."
+    )
+    recordings_browser_format: Literal["mp3", "opus"] = Field(
+        "mp3", description="Format recordings are transcoded to for the browser player."
+    )
+    recordings_role_scopes: dict[str, str] = Field(
+        default_factory=lambda: {"admin": "all", "quality": "all", "supervisor": "department", "agent": "own"},
+        description="Recordings a role may hear: own, department, department_tree, all (unlisted: none).",
+    )
+    recordings_missing_grace_s: float = Field(
+        300.0, description="A stopped recording whose file has not appeared after this is reported missing."
+    )
+    recordings_max_s: float = Field(
+        21600.0, description="A recording never seen to stop is reported missing after this many seconds."
+    )
+    recordings_keep_days: int = Field(
+        0, description="Days to keep audio of queues without a retention rule; 0 keeps it forever."
+    )
+    recordings_retention_interval_s: float = Field(
+        3600.0, description="How often serve applies the retention rules."
+    )
+    # --- end recordings ---
+
+    # --- agent desk: websocket hub and desk options (owned by agent_desk/ws.py, api/desk.py) ---
+    desk_queues: list[str] = Field(
+        default_factory=lambda: ["support", "sales"], description="Queues an agent can log in to from the desk."
+    )
+    desk_self_bind_extension: bool = Field(
+        True, description="Agents may bind an extension themselves (else only through a seat)."
+    )
+    ws_replay_buffer: int = Field(500, description="Events kept per agent for replay after a reconnect.")
+    ws_max_socket_buffer: int = Field(
+        1 << 20, description="Bytes a socket may have unsent before the hub drops it as too slow."
+    )
+    # --- end agent desk ---
 
     # --- call handling and KPIs ----------------------------------------------------------------------
     wrapup_s: int = Field(15, description="After-call work seconds before an agent is available again.")
     sl_threshold_s: int = Field(20, description="Service level: answered within this many seconds.")
     short_abandon_s: int = Field(5, description="Abandons within this many seconds are short abandons.")
+    # --- call tracker: dialplan conventions and limits (owned by cti/tracker.py) ---
+    tracker_inbound_contexts: list[str] = Field(
+        default_factory=lambda: ["from-pstn", "from-trunk", "from-external"],
+        description="Dialplan contexts where calls from outside (PSTN trunks) start: direction inbound.",
+    )
+    tracker_agent_contexts: list[str] = Field(
+        default_factory=lambda: ["agents", "from-agents"],
+        description="Contexts of the Local channels that reach agents (queue members Local/EXT@agents/n).",
+    )
+    tracker_internal_contexts: list[str] = Field(
+        default_factory=lambda: ["internal", "from-internal", "outbound"],
+        description="Contexts where calls from extensions start: direction outbound or internal.",
+    )
+    tracker_extension_pattern: str = Field(
+        r"\d{2,6}", description="A PJSIP/SIP endpoint or Custom device whose name matches is an extension."
+    )
+    tracker_phantom_call_expiry_s: float = Field(
+        4 * 3600.0, description="A call with no AMI event for this long is ended (its Hangup was never seen)."
+    )
+    tracker_max_live_calls: int = Field(
+        20_000, description="Memory bound of the call tracker: beyond it the oldest calls are dropped."
+    )
+    # --- end call tracker ---
+
+    # --- CRM, login and data ----------------------------------------------------------------------------
+    default_area_code: str = Field(
+        default="", description="Area code (10 = Beijing) completing local landline numbers; empty = none."
+    )
+    session_hours: int = Field(default=12, description="Hours a browser login (cookie session) lasts.")
+    bearer_token_days: int = Field(default=30, description="An API bearer token lasts this many days.")
+    session_cookie_secure: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only; set true behind TLS."
+    )
+    pool_return_days: int = Field(
+        default=30, description="A claimed customer with no follow-up for this many days returns to the pool."
+    )
+    upload_max_mb: int = Field(default=20, description="Largest accepted import upload or attachment, in MB.")
+    # --- end CRM ---
 
     # --- demo ----------------------------------------------------------------------------------------
     sim_host: str = Field("127.0.0.1", description="Address the built-in PBX simulator listens on.")
     sim_port: int = Field(15038, description="AMI port of the built-in PBX simulator.")
     sim_calls_per_minute: float = Field(12.0, description="Demo traffic: inbound calls per minute.")
+    # --- PBX simulator (cti/simulator) ---
+    sim_speed: float = Field(
+        1.0, description="PBX simulator time factor: 2.0 plays the recorded call timings twice as fast."
+    )
+    sim_timestamps: bool = Field(
+        True, description="PBX simulator adds the Timestamp header to events (timestampevents=yes)."
+    )
+    # --- end PBX simulator ---
+    demo_customers: int = Field(3000, description="Customers seeded into an empty demo database.")
+    demo_agents: int = Field(6, description="Demo agents (extensions 1001 and up) logged in to the queues.")
 
     @property
     def effective_database_url(self) -> str:

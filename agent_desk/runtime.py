@@ -1,0 +1,260 @@
+"""The composition root: every long-running part of one ``callcenter serve`` process, wired together.
+
+Parts meet only on the event bus: the AMI bridge publishes call events, the FastAGI server publishes
+IVR steps and surveys; the screen-pop service, the statistics writer, the live queue board, the
+recording index and the websocket hub consume them. ``demo=True`` adds the PBX simulator, seeds the
+database and points the bridge at the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from crm_core.db import make_engine, make_sessionmaker, migrate
+from cti.bridge import AMIBridge
+from cti.bus import make_bus
+from cti.bus.base import EventBus
+from cti.screen_pop import ScreenPopService, crm_lookup
+from cti.tracker import CallTracker
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Runtime:
+    """Starts and stops the parts; attributes are what pages and routers read (``request.app.state.runtime``)."""
+
+    def __init__(self, settings: Settings, *, demo: bool = False, simulator: Any = None) -> None:
+        self.settings = settings
+        self.demo = demo
+        self.simulator = simulator
+        self.demo_password: str | None = None
+        self.engine = make_engine(settings.effective_database_url)
+        self.sessionmaker: sessionmaker[Session] = make_sessionmaker(self.engine)
+        self.bus: EventBus = make_bus(settings)
+        self.bridge = AMIBridge(settings, self.bus, lambda: CallTracker(pbx=settings.pbx))
+        self.commands = self.bridge.commands
+        self.screen_pop = ScreenPopService(crm_lookup(self.sessionmaker, settings.default_region), self.bus.publish)
+        self.hub = _make_hub(self.bus, settings)
+        self.ivr = _make_ivr(settings, self.bus.publish, self.sessionmaker)
+        self.history = _make_history_writer(self.sessionmaker)
+        self.board = _make_live_board(settings)
+        self.recordings = _make_recording_index(self.sessionmaker, settings, self.bus.publish)
+        self.voicemail = _make_voicemail_index(settings)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[Any] = []
+        self._stop = asyncio.Event()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(migrate, self.settings.effective_database_url)
+        if self.demo:
+            await self._start_demo()
+        await self.hub.start()
+        await self.screen_pop.start(self.bus)
+        self._consume("stats-writer", self.history.handle, None)
+        self._consume("live-board", self._board_apply, None)
+        self._consume("recording-index", self.recordings.handle, ("call.answered", "call.ended"))
+        self._tasks.append(asyncio.get_running_loop().create_task(self._board_flush(), name="board-flush"))
+        if hasattr(self.bridge, "add_ami_listener"):
+            self.bridge.add_ami_listener(self._on_ami)
+        await self.ivr.start()
+        await self.bridge.start()
+        if self.demo and self.simulator is not None:
+            self._tasks.append(asyncio.get_running_loop().create_task(self._demo_traffic(), name="demo"))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for sub in self._subscriptions:
+            sub.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.bridge.stop()
+        await self.ivr.stop()
+        await self.screen_pop.stop()
+        await self.hub.stop()
+        if self.simulator is not None:
+            await self.simulator.stop()
+        await self.bus.close()
+        self.engine.dispose()
+
+    # --- what pages read -------------------------------------------------------------------------
+    def tracker_snapshot(self) -> Any:
+        return self.bridge.tracker.snapshot()
+
+    # --- consumers -------------------------------------------------------------------------------
+    def _consume(self, name: str, handler: Handler, types: Iterable[str] | None) -> None:
+        subscription = self.bus.subscribe(types)
+        self._subscriptions.append(subscription)
+
+        async def run() -> None:
+            async for event in subscription:
+                try:
+                    await handler(event)
+                except Exception:
+                    log.exception("%s failed on %s", name, event.get("type"))
+
+        self._tasks.append(asyncio.get_running_loop().create_task(run(), name=name))
+
+    async def _board_apply(self, event: dict[str, Any]) -> None:
+        for out in self.board.apply(event, time.time()):
+            await self.bus.publish(out)
+
+    async def _board_flush(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            for out in self.board.flush(time.time()):
+                await self.bus.publish(out)
+
+    def _on_ami(self, msg: dict[str, Any]) -> None:
+        """Raw AMI events that name files: recordings (MixMonitor) and voicemail (MessageWaiting)."""
+        event = msg.get("Event")
+        if event in ("VarSet", "MixMonitorStart", "MixMonitorStop"):
+            self._background(self.recordings.handle(msg))
+        elif event == "MessageWaiting":
+            self._background(self._voicemail_new(msg))
+
+    async def _voicemail_new(self, msg: dict[str, Any]) -> None:
+        for event in await asyncio.to_thread(self.voicemail.on_message_waiting, msg):
+            await self.bus.publish(event)
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        task.add_done_callback(_log_failure)
+
+    # --- demo ------------------------------------------------------------------------------------
+    async def _start_demo(self) -> None:
+        from crm_core.models import User
+        from crm_core.seed import seed_demo
+
+        def seed() -> bool:
+            with self.sessionmaker() as session:
+                if session.scalar(select(User.id).limit(1)) is not None:
+                    return False
+                seed_demo(session, customers=self.settings.demo_customers, password=self.demo_password or "")
+                session.commit()
+                return True
+
+        self.demo_password = secrets.token_urlsafe(9)
+        if await asyncio.to_thread(seed):
+            print(f"demo users: admin, supervisor, 1001..1010 — password: {self.demo_password}", flush=True)
+        else:
+            self.demo_password = None
+            print("demo database already seeded: use the passwords printed when it was created", flush=True)
+        if self.simulator is not None:
+            await self.simulator.start()
+
+    async def _demo_traffic(self) -> None:
+        assert self.simulator is not None
+        for _ in range(100):
+            if self.bridge.connected:
+                break
+            await asyncio.sleep(0.1)
+        callers = await asyncio.to_thread(self._demo_callers)
+        await self.simulator.run_traffic(
+            self.settings.sim_calls_per_minute,
+            self._stop,
+            agents=self.settings.demo_agents,
+            callers=callers,
+            agi=(self.settings.agi_host, self.ivr.port),
+        )
+
+    def _demo_callers(self, known: int = 300, unknown: int = 60) -> list[tuple[str, str]]:
+        """Seeded customers' numbers (screen-pops find them) and some numbers nobody knows."""
+        from crm_core.models import Customer, Phone
+        from cti.simulator.traffic import make_callers
+
+        with self.sessionmaker() as session:
+            rows = session.execute(
+                select(Phone.raw, Customer.name).join(Customer, Phone.customer_id == Customer.id).limit(known)
+            ).all()
+        callers = [("".join(ch for ch in raw if ch.isdigit()), name) for raw, name in rows]
+        return [c for c in callers if c[0]] + make_callers(unknown, random.Random(7))
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())
+
+
+def _make_hub(bus: EventBus, settings: Settings) -> Any:
+    from agent_desk.ws import WebSocketHub
+
+    return WebSocketHub(bus, buffer_len=settings.ws_replay_buffer, max_socket_buffer=settings.ws_max_socket_buffer)
+
+
+def _make_ivr(settings: Settings, publish: Callable[[dict[str, Any]], Awaitable[Any]], factory: Any) -> Any:
+    from ivr.agi import IVRServer
+    from ivr.calendar import CalendarFile
+    from ivr.crm_directory import CrmDirectory
+
+    calendar = CalendarFile(settings.ivr_calendar_file)
+    return IVRServer(settings, publish, CrmDirectory(factory, settings.default_region), calendar=calendar)
+
+
+def _make_voicemail_index(settings: Settings) -> Any:
+    from ivr.voicemail import VoicemailIndex
+
+    return VoicemailIndex(settings.voicemail_dir, settings.pbx)
+
+
+def _make_history_writer(factory: sessionmaker[Session]) -> Any:
+    from stats.writer import HistoryWriter
+
+    return HistoryWriter(factory)
+
+
+def _make_live_board(settings: Settings) -> Any:
+    from stats.kpi import KpiSettings
+    from stats.live import LiveBoard
+
+    kpi = KpiSettings(sl_threshold_s=settings.sl_threshold_s, short_abandon_s=settings.short_abandon_s)
+    return LiveBoard(kpi, settings.desk_queues, tz=settings.timezone)
+
+
+def _make_recording_index(factory: sessionmaker[Session], settings: Settings, publish: Any) -> Any:
+    from recordings.indexer import RecordingIndexService
+
+    return RecordingIndexService(factory, settings, publish)
+
+
+def build_runtime(settings: Settings, *, demo: bool = False) -> Runtime:
+    """A runtime for ``serve`` (or ``demo``: with the PBX simulator on ``sim_host:sim_port``)."""
+    if not demo:
+        return Runtime(settings)
+    from cti.simulator import PBXSimulator
+
+    secret = settings.ami_secret or secrets.token_urlsafe(16)
+    settings = settings.model_copy(
+        update={
+            "ami_host": settings.sim_host,
+            "ami_port": settings.sim_port,
+            "ami_secret": secret,
+        }
+    )
+    simulator = PBXSimulator(
+        settings.sim_host,
+        settings.sim_port,
+        settings.ami_user,
+        secret,
+        timestamps=settings.sim_timestamps,
+        speed=settings.sim_speed,
+    )
+    return Runtime(settings, demo=True, simulator=simulator)
