@@ -27,8 +27,14 @@ from cti.bus import make_bus
 from cti.bus.base import EventBus
 from cti.screen_pop import ScreenPopService, crm_lookup
 from cti.tracker import CallTracker
+from recordings.indexer import RecordingIndexService
+from recordings.retention import run_retention_forever
 
 log = logging.getLogger(__name__)
+
+# Domain events that tell the recording index about a call: parties, customer, satisfaction.
+RECORDING_EVENTS = ("call.new", "call.answered", "call.ended", "screen.pop", "survey.scored")
+RECORDING_SCAN_S = 60.0
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -51,7 +57,7 @@ class Runtime:
         self.ivr = _make_ivr(settings, self.bus.publish, self.sessionmaker)
         self.history = _make_history_writer(self.sessionmaker)
         self.board = _make_live_board(settings)
-        self.recordings = _make_recording_index(self.sessionmaker, settings, self.bus.publish)
+        self.recordings = RecordingIndexService(self.sessionmaker, settings, self.bus.publish, demo_audio=demo)
         self.voicemail = _make_voicemail_index(settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Any] = []
@@ -67,8 +73,16 @@ class Runtime:
         await self.screen_pop.start(self.bus)
         self._consume("stats-writer", self.history.handle, None)
         self._consume("live-board", self._board_apply, None)
-        self._consume("recording-index", self.recordings.handle, ("call.answered", "call.ended"))
-        self._tasks.append(asyncio.get_running_loop().create_task(self._board_flush(), name="board-flush"))
+        self._consume("recording-index", self.recordings.handle, RECORDING_EVENTS)
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._board_flush(), name="board-flush"))
+        self._tasks.append(loop.create_task(self.recordings.run_forever(RECORDING_SCAN_S), name="recording-scan"))
+        self._tasks.append(
+            loop.create_task(
+                run_retention_forever(self.sessionmaker, self.settings, self.settings.recordings_retention_interval_s),
+                name="recording-retention",
+            )
+        )
         if hasattr(self.bridge, "add_ami_listener"):
             self.bridge.add_ami_listener(self._on_ami)
         await self.ivr.start()
@@ -227,12 +241,6 @@ def _make_live_board(settings: Settings) -> Any:
 
     kpi = KpiSettings(sl_threshold_s=settings.sl_threshold_s, short_abandon_s=settings.short_abandon_s)
     return LiveBoard(kpi, settings.desk_queues, tz=settings.timezone)
-
-
-def _make_recording_index(factory: sessionmaker[Session], settings: Settings, publish: Any) -> Any:
-    from recordings.indexer import RecordingIndexService
-
-    return RecordingIndexService(factory, settings, publish)
 
 
 def build_runtime(settings: Settings, *, demo: bool = False) -> Runtime:

@@ -1,0 +1,1 @@
+"""Recordings and voicemail audio: the index, playback (transcoding, HTTP Range), access, retention."""
