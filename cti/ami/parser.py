@@ -99,7 +99,8 @@ class AMIParser:
         return stripped[end + 2 :]
 
     def _bounded(self, tail: bytes) -> bytes:
-        if len(tail) <= self._max:
+        # a frame of max bytes may be followed by the first 3 bytes of its separator
+        if len(tail) <= self._max + 3:
             return tail
         self.stats.oversized += 1
         self._discarding = True

@@ -1,0 +1,1 @@
+"""Building blocks of the call tracker (``cti.tracker``): model, dialplan config, event handlers."""

@@ -1,0 +1,592 @@
+"""Call, party and channel lifecycle: creation, caller identity, answer, hangup and the end of a call.
+
+This is the base of the call tracker; the AMI event handlers (``cti.tracking.channels``,
+``.queues``, ``.transfers``) build on it. Nothing here reads a clock: times come in as arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cti.events import (
+    CALL_ANSWERED,
+    CALL_ENDED,
+    CALL_HANGUP,
+    CALL_HOLD,
+    CALL_NEW,
+    CALL_TRANSFERRED,
+    CALL_UNHOLD,
+    QUEUE_ABANDONED,
+    QUEUE_LEFT,
+    Event,
+    make_event,
+)
+from cti.tracking.agents import AgentBook
+from cti.tracking.config import TrackerConfig, local_exten
+from cti.tracking.model import CALLEE, CALLER, SYSTEM, Bridge, Call, Channel, Party, QueueStay
+
+_UNKNOWN = frozenset({"", "<unknown>", "<Unknown>", "unknown"})
+_BUSY_CAUSES = frozenset({17})
+_FAILED_CAUSES = frozenset({1, 2, 3, 22, 27, 28, 29, 31, 34, 38, 41, 42, 44, 47, 58, 88})
+
+
+@dataclass(slots=True)
+class TrackerStats:
+    events: int = 0  # every message fed
+    handled: int = 0  # the ones a handler looked at; the others are ignored
+    malformed: int = 0  # handled ones whose fields made no sense
+    dropped_calls: int = 0
+    dropped_bridges: int = 0
+    expired_calls: int = 0
+
+    @property
+    def ignored(self) -> int:
+        return self.events - self.handled
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "events": self.events,
+            "handled": self.handled,
+            "ignored": self.ignored,
+            "malformed": self.malformed,
+            "dropped_calls": self.dropped_calls,
+            "dropped_bridges": self.dropped_bridges,
+            "expired_calls": self.expired_calls,
+        }
+
+
+def text(value: Any) -> str:
+    """A header value as text; a repeated header (a list) gives its first value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    return ""
+
+
+def known(value: str) -> str | None:
+    """None for Asterisk's placeholders of an unknown caller ID."""
+    return None if value in _UNKNOWN else value
+
+
+def to_int(value: Any, default: int | None = None) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def secs(value: float) -> float:
+    return round(max(value, 0.0), 3)
+
+
+def local_base(name: str) -> str | None:
+    """``Local/x@ctx-0001;1`` -> ``Local/x@ctx-0001;`` (shared by both halves of the pair)."""
+    if name.startswith("Local/") and len(name) > 2 and name[-2] == ";" and name[-1] in "12":
+        return name[:-1]
+    return None
+
+
+def party_label(party: Party | None) -> str | None:
+    if party is None:
+        return None
+    return party.extension or party.number or party.face or None
+
+
+class CallBook:
+    """Live calls, channels and bridges, with the lifecycle rules every handler shares."""
+
+    def __init__(self, pbx: str = "pbx1", config: TrackerConfig | None = None) -> None:
+        self.pbx = pbx
+        self.config = config or TrackerConfig()
+        self.stats = TrackerStats()
+        self.agents = AgentBook(pbx, self.config)
+        self._calls: dict[str, Call] = {}
+        self._channels: dict[str, Channel] = {}
+        self._names: dict[str, Channel] = {}
+        self._bridges: dict[str, Bridge] = {}
+        # QueueEntry replies for channels not adopted yet: uniqueid -> (queue, position, joined_at)
+        self._queue_entries: dict[str, tuple[str, int | None, float]] = {}
+        self._out: list[Event] = []
+        self._last_t = 0.0
+
+    # --- emission ------------------------------------------------------------------------------------
+    def _emit(self, event_type: str, t: float, /, **fields: Any) -> None:
+        self._out.append(make_event(event_type, t, self.pbx, **fields))
+
+    def _caller(self, call: Call) -> dict[str, str | None]:
+        return {"number": call.caller_number, "name": call.caller_name}
+
+    @staticmethod
+    def _callee(party: Party) -> dict[str, str | None]:
+        return {"number": party.number, "name": party.name, "extension": party.extension}
+
+    def _chan(self, msg: dict[str, Any], key: str = "Uniqueid") -> Channel | None:
+        uid = msg.get(key)
+        return self._channels.get(uid) if isinstance(uid, str) else None
+
+    # --- creation ------------------------------------------------------------------------------------
+    def _new_call(self, uid: str, t: float) -> Call:
+        while self._calls and len(self._calls) >= self.config.max_live_calls:
+            self._forget(next(iter(self._calls.values())))
+            self.stats.dropped_calls += 1
+        call = self._calls[uid] = Call(uid=uid, start=t, last_seen=t)
+        return call
+
+    def _forget(self, call: Call) -> None:
+        """Drop the oldest call silently (the memory cap); its parties leave their agents."""
+        for chan in list(call.channels.values()):
+            self._unindex(chan)
+        for party in call.parties:
+            party.ended = True
+            self.agents.detach(party, call.last_seen)
+        call.ended = True
+        self._calls.pop(call.uid, None)
+        self._release(call)
+
+    def _unindex(self, chan: Channel) -> None:
+        self._channels.pop(chan.uid, None)
+        if self._names.get(chan.name) is chan:
+            del self._names[chan.name]
+        chan.call.channels.pop(chan.uid, None)
+        chan.party.channels.pop(chan.uid, None)
+        bridge = chan.bridge
+        if bridge is not None:
+            bridge.channels.pop(chan.uid, None)
+            chan.bridge = None
+            if not bridge.channels:
+                self._bridges.pop(bridge.uid, None)
+
+    def _add_channel(self, msg: dict[str, Any], t: float) -> Channel | None:
+        """A channel from a Newchannel (or a CoreShowChannel of a channel never seen)."""
+        uid = text(msg.get("Uniqueid"))
+        name = text(msg.get("Channel"))
+        if not uid or not name:
+            self.stats.malformed += 1
+            return None
+        existing = self._channels.get(uid)
+        if existing is not None:
+            return existing
+        while self._calls and len(self._channels) >= self.config.max_live_channels:
+            self._forget(next(iter(self._calls.values())))
+            self.stats.dropped_calls += 1
+        linkedid = text(msg.get("Linkedid")) or uid
+        call = self._calls.get(linkedid)
+        if call is None or call.ended:
+            call = self._new_call(linkedid, t)
+        context = text(msg.get("Context"))
+        exten = text(msg.get("Exten"))
+        party = None
+        base = local_base(name)
+        if base is not None:
+            partner = self._names.get(base + ("2" if name[-1] == "1" else "1"))
+            if partner is not None and partner.call is call:
+                party = partner.party
+        if party is None:
+            party = self._new_party(call, name)
+        chan = Channel(
+            uid=uid,
+            name=name,
+            call=call,
+            party=party,
+            context=context,
+            exten=exten,
+            state=to_int(msg.get("ChannelState"), 0) or 0,
+            created=t,
+        )
+        self._channels[uid] = chan
+        self._names[name] = chan
+        call.channels[uid] = chan
+        party.channels[uid] = chan
+        if not call.first_context:
+            call.first_context = context
+            call.dialed = known(exten)
+        self._caller_id(chan, msg)
+        return chan
+
+    def _new_party(self, call: Call, name: str) -> Party:
+        role = CALLER if not call.parties else CALLEE
+        party = Party(call=call, role=role, face=name)
+        party.extension = self.config.extension_of(name)
+        if party.extension is not None:
+            party.number = party.extension
+        elif role == CALLEE:
+            party.number = local_exten(name)
+        call.parties.append(party)
+        if party.extension is not None:
+            self.agents.attach(party)
+        return party
+
+    def _caller_id(self, chan: Channel, msg: dict[str, Any]) -> None:
+        """The calling party's number and name, as NewCallerid sets them before the call is announced."""
+        party = chan.party
+        if party.role != CALLER:
+            return
+        number = known(text(msg.get("CallerIDNum")))
+        name = known(text(msg.get("CallerIDName")))
+        if not chan.call.announced:
+            if party.extension is None and number:
+                party.number = number
+            if name and (party.name is None or party.extension is None):
+                party.name = name
+        elif name and party.name is None:
+            party.name = name
+
+    # --- announcing a call ---------------------------------------------------------------------------
+    def _touch(self, call: Call, t: float, force: bool = False) -> None:
+        call.last_seen = t
+        if call.announced:
+            return
+        first = call.first_party
+        if first is None:
+            return
+        context = call.first_context
+        cfg = self.config
+        if context in cfg.inbound_contexts:
+            direction = "inbound"
+            dialed = call.dialed
+        elif first.extension is not None or context in cfg.internal_contexts or context in cfg.agent_contexts:
+            target = next((p for p in call.parties if p.dialed_by is first), None)
+            if target is None and not force:
+                return
+            direction = "internal" if target is None or target.extension else "outbound"
+            dialed = target.number if target is not None else call.dialed
+        else:
+            direction = "inbound"
+            dialed = call.dialed
+        call.announced = True
+        call.direction = direction
+        call.dialed = dialed
+        call.caller_number = first.number
+        call.caller_name = first.name
+        self._emit(
+            CALL_NEW,
+            call.start,
+            call_id=call.uid,
+            direction=direction,
+            caller=self._caller(call),
+            dialed=dialed,
+        )
+
+    # --- who talks to whom ---------------------------------------------------------------------------
+    @staticmethod
+    def _peers(party: Party) -> list[Party]:
+        peers: list[Party] = []
+        for chan in party.channels.values():
+            bridge = chan.bridge
+            if bridge is None:
+                continue
+            for other in bridge.channels.values():
+                if other.party is not party and other.party not in peers:
+                    peers.append(other.party)
+        return peers
+
+    @staticmethod
+    def _bridge_parties(bridge: Bridge) -> list[Party]:
+        parties: list[Party] = []
+        for chan in bridge.channels.values():
+            if chan.party not in parties:
+                parties.append(chan.party)
+        return parties
+
+    def _update_talk(self, call: Call, t: float) -> None:
+        talking = False
+        for chan in call.channels.values():
+            bridge = chan.bridge
+            if bridge is not None and len(bridge.channels) > 1:
+                party = chan.party
+                if any(other.party is not party for other in bridge.channels.values()):
+                    talking = True
+                    break
+        if talking and call.talk_since is None:
+            call.talk_since = t
+        elif not talking and call.talk_since is not None:
+            call.talk_s += max(t - call.talk_since, 0.0)
+            call.talk_since = None
+
+    def _connected(self, chan: Channel, t: float) -> None:
+        """``chan`` now shares a bridge with other parties: answers and talk start here."""
+        party = chan.party
+        peers = [p for p in self._bridge_parties(chan.bridge) if p is not party] if chan.bridge else []
+        if not peers:
+            return
+        for peer in peers:
+            peer.last_peer = party
+            party.last_peer = peer
+        for answering in [party, *peers]:
+            if answering.answered:
+                continue
+            answering.answered = True
+            answering.up = True
+            answering.ringing = False
+            self.agents.touch(answering)
+            if answering.role == CALLEE:
+                self._answered(answering, t)
+
+    def _answered(self, party: Party, t: float) -> None:
+        call = party.call
+        self._touch(call, t, force=True)
+        if not call.first_answer_sent:
+            call.first_answer_sent = True
+            start = call.wait_start if call.wait_start is not None else call.start
+        else:
+            start = party.ring_start if party.ring_start is not None else t
+        wait = secs(t - start)
+        if call.answered_at is None:
+            call.answered_at = t
+            call.answer_wait = wait
+        first = call.first_party
+        agent = party.extension or (first.extension if first is not None else None)
+        if agent:
+            call.agent = agent
+        if party.queue:
+            call.queue = party.queue
+        self._emit(
+            CALL_ANSWERED,
+            t,
+            call_id=call.uid,
+            channel=party.face,
+            caller=self._caller(call),
+            callee=self._callee(party),
+            agent=agent,
+            queue=party.queue,
+            wait_s=wait,
+        )
+
+    def _transferred(
+        self, call: Call, t: float, kind: str, source: str | None, target: str | None, new_call_id: str | None
+    ) -> None:
+        self._touch(call, t, force=True)
+        self._emit(
+            CALL_TRANSFERRED,
+            t,
+            call_id=call.uid,
+            kind=kind,
+            **{"from": source},
+            to=target,
+            new_call_id=new_call_id if new_call_id != call.uid else None,
+        )
+
+    # --- hold ----------------------------------------------------------------------------------------
+    def _hold_on(self, chan: Channel, t: float) -> None:
+        if chan.held or chan.bridge is None:
+            return
+        if not any(other.party is not chan.party for other in chan.bridge.channels.values()):
+            return  # music to a caller waiting alone or bridged to nobody: not a hold
+        call = chan.call
+        chan.held = True
+        call.held[chan.uid] = chan
+        if len(call.held) == 1:
+            call.hold_since = t
+            call.hold_channel = chan.name
+            self._touch(call, t, force=True)
+            self._emit(CALL_HOLD, t, call_id=call.uid, channel=chan.name)
+
+    def _hold_off(self, chan: Channel, t: float) -> None:
+        if not chan.held:
+            return
+        call = chan.call
+        chan.held = False
+        call.held.pop(chan.uid, None)
+        if not call.held:
+            if call.hold_since is not None:
+                call.hold_s += max(t - call.hold_since, 0.0)
+                call.hold_since = None
+            self._emit(CALL_UNHOLD, t, call_id=call.uid, channel=call.hold_channel or chan.name)
+
+    # --- queue stays ---------------------------------------------------------------------------------
+    def _queue_left(self, chan: Channel, stay: QueueStay, t: float, position: int | None, reason: str) -> None:
+        chan.queue = None
+        call = chan.call
+        if reason != "answered":
+            call.overflow = True  # timeouts, empty queues and exits with a key are overflow
+        if not stay.answered and call.wait_end is None:
+            call.wait_end = t
+        self._emit(
+            QUEUE_LEFT,
+            t,
+            call_id=call.uid,
+            channel=chan.name,
+            queue=stay.queue,
+            position=position,
+            wait_s=secs(t - stay.joined_at),
+            reason=reason,
+        )
+
+    def _settle_queue(self, chan: Channel) -> None:
+        """Close a stay left with its verdict open, at the caller's next event.
+
+        Answered if an answer was seen meanwhile, else an abandon if QueueCallerAbandon came
+        (no QUEUESTATUS said overflow), else the caller left with a key.
+        """
+        stay = chan.queue
+        if stay is None or stay.left_at is None:
+            return
+        if stay.answered or stay.abandon_at is None:
+            reason = "answered" if stay.answered else "exitwithkey"
+            self._queue_left(chan, stay, stay.left_at, stay.left_position, reason)
+            return
+        chan.queue = None
+        call = chan.call
+        call.abandoned = True
+        if call.wait_end is None:
+            call.wait_end = stay.abandon_at
+        self._emit(
+            QUEUE_ABANDONED,
+            stay.abandon_at,
+            call_id=call.uid,
+            channel=chan.name,
+            queue=stay.queue,
+            position=stay.abandon_position,
+            wait_s=secs(stay.abandon_at - stay.joined_at),
+        )
+
+    def _queue_answered(self, chan: Channel | None) -> None:
+        """The queued caller ``chan`` was answered by a member (DialEnd ANSWER, AgentConnect)."""
+        stay = chan.queue if chan is not None else None
+        if chan is not None and stay is not None:
+            stay.answered = True
+            self._settle_queue(chan)
+
+    # --- hangup --------------------------------------------------------------------------------------
+    def _ending(self, party: Party) -> None:
+        """First sign that a party goes away: decide who hung up while the bridges still tell."""
+        if party.ending:
+            return
+        party.ending = True
+        call = party.call
+        if self._peers(party):
+            party.hangup_by = party.role
+        elif party.last_peer is not None:
+            peer = party.last_peer
+            if peer.ending or peer.ended:
+                party.hangup_by = peer.hangup_by or peer.role
+            else:
+                party.hangup_by = SYSTEM  # the peer left us alive: a transfer or a redirect
+        elif party.role == CALLER:
+            party.hangup_by = CALLER
+        else:
+            dialer = party.dialed_by or call.first_party
+            if dialer is not None and dialer is not party and (dialer.ending or dialer.ended):
+                party.hangup_by = dialer.hangup_by or dialer.role
+            elif party.dial_status in ("BUSY", "CONGESTION"):
+                party.hangup_by = CALLEE
+            else:
+                party.hangup_by = SYSTEM
+
+    def _channel_gone(self, chan: Channel, t: float, cause: int, cause_text: str) -> None:
+        party = chan.party
+        call = chan.call
+        if not chan.optimizing:
+            self._ending(party)
+            if cause and not party.cause:
+                party.cause = cause
+                party.cause_text = cause_text
+            elif not party.cause_text:
+                party.cause_text = cause_text
+        self._settle_queue(chan)
+        self._hold_off(chan, t)
+        bridge = chan.bridge
+        self._unindex(chan)
+        if bridge is not None:
+            self._bridge_changed(bridge, call, t)
+        if not party.channels and not party.ended:
+            self._party_gone(party, t, silent=chan.optimizing)
+        if not call.channels and not call.ended:
+            self._end_call(call, t)
+
+    def _bridge_changed(self, bridge: Bridge, call: Call, t: float) -> None:
+        self._update_talk(call, t)
+        for other in {c.call.uid: c.call for c in bridge.channels.values()}.values():
+            if other is not call:
+                self._update_talk(other, t)
+
+    def _party_gone(self, party: Party, t: float, silent: bool = False) -> None:
+        party.ended = True
+        party.ringing = False
+        self.agents.detach(party, t)
+        if silent:
+            return
+        call = party.call
+        self._touch(call, t, force=True)
+        self._emit(
+            CALL_HANGUP,
+            t,
+            call_id=call.uid,
+            channel=party.face,
+            cause=party.cause,
+            cause_text=party.cause_text or ("Normal Clearing" if party.cause == 16 else "Unknown"),
+            hangup_by=party.hangup_by or SYSTEM,
+        )
+
+    def _end_call(self, call: Call, t: float) -> None:
+        call.ended = True
+        self._touch(call, t, force=True)
+        self._update_talk(call, t)
+        if call.talk_since is not None:
+            call.talk_s += max(t - call.talk_since, 0.0)
+            call.talk_since = None
+        if call.hold_since is not None:
+            call.hold_s += max(t - call.hold_since, 0.0)
+            call.hold_since = None
+        answered = call.answered_at is not None
+        if answered:
+            wait = call.answer_wait
+        else:
+            end = call.wait_end if call.wait_end is not None else t
+            wait = secs(end - (call.wait_start if call.wait_start is not None else call.start))
+        self._calls.pop(call.uid, None)
+        self._emit(
+            CALL_ENDED,
+            t,
+            call_id=call.uid,
+            answered=answered,
+            duration_s=secs(t - call.start),
+            talk_s=secs(call.talk_s),
+            wait_s=wait,
+            hold_s=secs(call.hold_s),
+            disposition=self._disposition(call),
+            direction=call.direction,
+            caller=self._caller(call),
+            dialed=call.dialed,
+            queue=call.queue,
+            agent=call.agent,
+        )
+        self._release(call)
+
+    @staticmethod
+    def _release(call: Call) -> None:
+        """Break the call's reference cycles so that it is freed at once, not by a GC pass."""
+        for party in call.parties:
+            party.last_peer = None
+            party.dialed_by = None
+        call.parties.clear()
+        call.held.clear()
+
+    def _disposition(self, call: Call) -> str:
+        if call.answered_at is not None:
+            return "answered"
+        if call.voicemail:
+            return "voicemail"
+        if call.overflow:
+            return "no_answer"
+        if call.abandoned:
+            return "abandoned"
+        status = call.last_dial_status
+        causes = [p.cause for p in call.parties]
+        if status == "BUSY" or any(c in _BUSY_CAUSES for c in causes):
+            return "busy"
+        if status in ("CONGESTION", "CHANUNAVAIL") or (not status and any(c in _FAILED_CAUSES for c in causes)):
+            return "failed"
+        if call.direction == "inbound":
+            return "abandoned"
+        return "no_answer"
+
+    def _drop_channel(self, chan: Channel, t: float) -> None:
+        """End a channel the PBX no longer reports (resync) or never hung up (phantom expiry)."""
+        party = chan.party
+        if not party.ending:
+            party.ending = True
+            party.hangup_by = SYSTEM
+        self._channel_gone(chan, t, 0, "Unknown")

@@ -1,0 +1,252 @@
+"""Channel, dialing, bridge and hold events: who exists, who rings, who talks to whom.
+
+Local channel pairs are one party; a Local agent pair that dials the agent's real phone
+absorbs that phone's channel; a caller leg that leaves a bridge alive and dials someone new
+is a transfer (an AMI Redirect shows only as that).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cti.events import CALL_CONFERENCE, CALL_RINGING
+from cti.tracking.calls import CallBook, known, party_label, text, to_int
+from cti.tracking.config import dial_string_number, local_exten
+from cti.tracking.model import Bridge, Channel, Party
+
+_RING_OVER = frozenset({"NOANSWER", "CANCEL", "BUSY", "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE"})
+
+
+class ChannelEvents(CallBook):
+    """Handlers of Newchannel … Hangup, DialBegin/End, Bridge*, Hold/Unhold, MusicOnHold*."""
+
+    # --- channels ------------------------------------------------------------------------------------
+    def _on_newchannel(self, msg: dict[str, Any], t: float) -> None:
+        self._add_channel(msg, t)
+
+    def _on_newcallerid(self, msg: dict[str, Any], t: float) -> None:
+        chan = self._chan(msg)
+        if chan is not None:
+            self._caller_id(chan, msg)
+
+    def _on_newstate(self, msg: dict[str, Any], t: float) -> None:
+        chan = self._chan(msg)
+        if chan is None:
+            return
+        state = to_int(msg.get("ChannelState"), chan.state)
+        chan.state = state if state is not None else chan.state
+        party = chan.party
+        if chan.state == 6 and not party.up:
+            party.up = True
+            party.ringing = False
+            self.agents.touch(party)
+        self._settle_queue(chan)
+        self._touch(chan.call, t)
+
+    def _on_local_optimization(self, msg: dict[str, Any], t: float) -> None:
+        # The Local pair steps aside; its channels' hangups that follow are not a party leaving.
+        for key in ("LocalOneUniqueid", "LocalTwoUniqueid"):
+            chan = self._chan(msg, key)
+            if chan is not None:
+                chan.optimizing = True
+
+    def _on_hangup_request(self, msg: dict[str, Any], t: float) -> None:
+        chan = self._chan(msg)
+        if chan is None or chan.optimizing:
+            return
+        self._ending(chan.party)
+        self._touch(chan.call, t)
+
+    def _on_hangup(self, msg: dict[str, Any], t: float) -> None:
+        chan = self._chan(msg)
+        if chan is None:
+            return
+        self._channel_gone(chan, t, to_int(msg.get("Cause"), 0) or 0, text(msg.get("Cause-txt")))
+
+    # --- dialing -------------------------------------------------------------------------------------
+    def _on_dial_begin(self, msg: dict[str, Any], t: float) -> None:
+        dest = self._chan(msg, "DestUniqueid")
+        if dest is None:
+            return
+        src = self._chan(msg)
+        target = dest.party
+        if src is None:  # an Originate: the originated party rings, nobody calls it
+            target.ringing = not target.up
+            target.ring_start = t
+            self.agents.touch(target)
+            self._touch(dest.call, t)
+            return
+        source = src.party
+        if source is target:
+            return
+        if (
+            src.name.startswith("Local/")
+            and src.name.endswith(";2")
+            and source.extension is not None
+            and target.extension in (None, source.extension)
+            and target is not source.call.first_party
+        ):
+            self._merge(target, source, dest)
+            return
+        target.dialed_by = source
+        target.face = dest.name
+        target.ringing = True
+        target.dial_status = ""
+        target.ring_start = t
+        if target.extension is None and target.number is None:
+            target.number = (
+                local_exten(dest.name)
+                or dial_string_number(text(msg.get("DialString")))
+                or known(text(msg.get("DestExten")))
+            )
+        self._settle_queue(src)
+        if src.queue is not None:
+            target.queue = src.queue.queue
+        call = src.call
+        self._touch(call, t)
+        if src.left_peer is not None and not src.transfer_noted:
+            self._transferred(call, t, "blind", party_label(src.left_peer), party_label(target), None)
+        src.left_peer = None
+        src.transfer_noted = False
+        self.agents.touch(target)
+        self._emit(
+            CALL_RINGING,
+            t,
+            call_id=call.uid,
+            channel=dest.name,
+            caller=self._caller(call),
+            callee=self._callee(target),
+            agent=target.extension,
+            queue=target.queue,
+        )
+
+    def _merge(self, party: Party, into: Party, dest: Channel) -> None:
+        """A Local agent pair dials the agent's real phone: one party, not two."""
+        for chan in list(party.channels.values()):
+            chan.party = into
+            into.channels[chan.uid] = chan
+        party.channels.clear()
+        party.ended = True
+        if party in dest.call.parties:
+            dest.call.parties.remove(party)
+        self.agents.detach(party, dest.created)
+        self.agents.touch(into)
+
+    def _on_dial_end(self, msg: dict[str, Any], t: float) -> None:
+        dest = self._chan(msg, "DestUniqueid")
+        if dest is None:
+            return
+        status = text(msg.get("DialStatus"))
+        target = dest.party
+        if status == "ANSWER":
+            target.ringing = False
+            target.up = True
+            target.dial_status = status
+            self._queue_answered(self._chan(msg))
+        elif status in _RING_OVER:
+            target.ringing = False
+            if not (status == "CANCEL" and target.dial_status):
+                target.dial_status = status  # NOANSWER then CANCEL for one leg: keep NOANSWER
+        else:
+            return
+        if self._chan(msg) is not None:
+            dest.call.last_dial_status = target.dial_status
+        self.agents.touch(target)
+        self._touch(dest.call, t)
+
+    # --- bridges -------------------------------------------------------------------------------------
+    def _bridge(self, uid: str, t: float) -> Bridge:
+        bridge = self._bridges.get(uid)
+        if bridge is None:
+            if len(self._bridges) >= self.config.max_bridges:
+                old = next(iter(self._bridges.values()))
+                for chan in list(old.channels.values()):
+                    chan.bridge = None
+                del self._bridges[old.uid]
+                self.stats.dropped_bridges += 1
+            bridge = self._bridges[uid] = Bridge(uid=uid, created=t)
+        return bridge
+
+    def _on_bridge_create(self, msg: dict[str, Any], t: float) -> None:
+        uid = text(msg.get("BridgeUniqueid"))
+        if uid:
+            self._bridge(uid, t)
+
+    def _on_bridge_enter(self, msg: dict[str, Any], t: float) -> None:
+        chan = self._chan(msg)
+        uid = text(msg.get("BridgeUniqueid")) or text(msg.get("Conference"))
+        if chan is None or not uid:
+            return
+        self._enter(chan, uid, t)
+
+    def _enter(self, chan: Channel, uid: str, t: float) -> None:
+        bridge = self._bridge(uid, t)
+        if chan.bridge is bridge:
+            return
+        if chan.bridge is not None:
+            self._leave(chan, t)
+        bridge.channels[chan.uid] = chan
+        chan.bridge = bridge
+        chan.party.face = chan.name
+        chan.left_peer = None
+        stay = chan.queue
+        if stay is not None and stay.left_at is not None and stay.abandon_at is None:
+            stay.answered = True  # left the queue without an abandon, now in a bridge: answered
+        self._settle_queue(chan)
+        self._touch(chan.call, t)
+        self._connected(chan, t)
+        self._bridge_changed(bridge, chan.call, t)
+        parties = self._bridge_parties(bridge)
+        if len(parties) >= 3 and len(parties) > bridge.announced_parties:
+            bridge.announced_parties = len(parties)
+            self._emit(
+                CALL_CONFERENCE,
+                t,
+                call_id=chan.call.uid,
+                parties=[party_label(p) for p in parties],
+            )
+
+    def _on_bridge_leave(self, msg: dict[str, Any], t: float) -> None:
+        chan = self._chan(msg)
+        if chan is None or chan.bridge is None:
+            return
+        uid = text(msg.get("BridgeUniqueid")) or text(msg.get("Conference"))
+        if uid and chan.bridge.uid != uid:
+            return
+        self._leave(chan, t)
+
+    def _leave(self, chan: Channel, t: float) -> None:
+        bridge = chan.bridge
+        if bridge is None:
+            return
+        self._hold_off(chan, t)
+        del bridge.channels[chan.uid]
+        chan.bridge = None
+        party = chan.party
+        if not party.ending:
+            stayed = [p for p in self._bridge_parties(bridge) if p is not party and not p.ending]
+            if stayed:
+                chan.left_peer = stayed[0]  # left alive with someone still there: maybe a redirect
+        if not bridge.channels:
+            self._bridges.pop(bridge.uid, None)
+        self._bridge_changed(bridge, chan.call, t)
+        self.agents.touch(party)
+
+    def _on_bridge_destroy(self, msg: dict[str, Any], t: float) -> None:
+        bridge = self._bridges.pop(text(msg.get("BridgeUniqueid")), None)
+        if bridge is None:
+            return
+        for chan in list(bridge.channels.values()):
+            chan.bridge = None
+            self._update_talk(chan.call, t)
+
+    # --- hold ----------------------------------------------------------------------------------------
+    def _on_hold(self, msg: dict[str, Any], t: float) -> None:
+        chan = self._chan(msg)
+        if chan is not None:
+            self._hold_on(chan, t)
+
+    def _on_unhold(self, msg: dict[str, Any], t: float) -> None:
+        chan = self._chan(msg)
+        if chan is not None:
+            self._hold_off(chan, t)

@@ -1,0 +1,133 @@
+"""`callcenter replay` on the recorded Asterisk 22 transcripts gives the checked expected events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent_desk.cli import app
+from cti.replay import ReplayFormatError, load_messages, replay_file
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ami"
+SCENARIOS = sorted(p.name[: -len(".raw")] for p in FIXTURES.glob("0*.raw"))
+
+
+def _expected(name: str) -> list[dict]:
+    return [json.loads(line) for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_every_transcript_has_expected_outputs() -> None:
+    assert len(SCENARIOS) == 8
+    for scenario in SCENARIOS:
+        assert (FIXTURES / f"{scenario}.expected.jsonl").exists()
+        assert (FIXTURES / f"{scenario}.raw.expected.jsonl").exists()
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_replay_of_jsonl_matches_expected(scenario: str) -> None:
+    events = list(replay_file(FIXTURES / f"{scenario}.jsonl"))
+    assert events == _expected(f"{scenario}.expected.jsonl")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_replay_of_raw_capture_matches_expected(scenario: str) -> None:
+    events = list(replay_file(FIXTURES / f"{scenario}.raw"))
+    assert events == _expected(f"{scenario}.raw.expected.jsonl")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_raw_and_jsonl_give_the_same_events_apart_from_time(scenario: str) -> None:
+    """The raw capture carries no time; everything else must agree."""
+    timeless = ("ts", "wait_s", "talk_s", "duration_s", "hold_s")
+
+    def strip(events: list[dict]) -> list[dict]:
+        return [{k: v for k, v in e.items() if k not in timeless} for e in events]
+
+    raw = strip(list(replay_file(FIXTURES / f"{scenario}.raw")))
+    timed = strip(list(replay_file(FIXTURES / f"{scenario}.jsonl")))
+    assert raw == timed
+
+
+def test_seq_numbers_from_one_in_order() -> None:
+    events = list(replay_file(FIXTURES / "06_blind_transfer_redirect.jsonl"))
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_replay_is_deterministic() -> None:
+    path = FIXTURES / "08_status_queries_during_call.jsonl"
+    assert list(replay_file(path)) == list(replay_file(path))
+
+
+def test_pbx_name_is_carried_on_every_event() -> None:
+    events = list(replay_file(FIXTURES / "02_inbound_answered_agent_hangup.jsonl", pbx="east"))
+    assert events and {e["pbx"] for e in events} == {"east"}
+
+
+def test_cli_replay_prints_the_expected_jsonl() -> None:
+    result = CliRunner().invoke(app, ["replay", str(FIXTURES / "02_inbound_answered_agent_hangup.jsonl")])
+    assert result.exit_code == 0, result.output
+    printed = [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    assert printed == _expected("02_inbound_answered_agent_hangup.expected.jsonl")
+
+
+def test_cli_replay_of_raw_capture() -> None:
+    result = CliRunner().invoke(app, ["replay", str(FIXTURES / "03_inbound_abandon.raw"), "--pbx", "pbx9"])
+    assert result.exit_code == 0, result.output
+    printed = [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    assert [e["type"] for e in printed] == [e["type"] for e in _expected("03_inbound_abandon.raw.expected.jsonl")]
+    assert {e["pbx"] for e in printed} == {"pbx9"}
+
+
+def test_load_messages_jsonl_keeps_events_only_with_times() -> None:
+    messages = load_messages(FIXTURES / "02_inbound_answered_agent_hangup.jsonl")
+    assert messages
+    assert all("Event" in msg for msg, _ in messages)
+    assert all(not k.startswith("_") for msg, _ in messages for k in msg)
+    assert all(isinstance(when, float) for _, when in messages)
+    first = messages[0][0]
+    assert first["Event"] == "FullyBooted"
+
+
+def test_load_messages_raw_has_no_times() -> None:
+    messages = load_messages(FIXTURES / "02_inbound_answered_agent_hangup.raw")
+    assert messages and all(when is None for _, when in messages)
+    jsonl = load_messages(FIXTURES / "02_inbound_answered_agent_hangup.jsonl")
+    assert [m for m, _ in messages] == [m for m, _ in jsonl]
+
+
+def test_load_messages_json_array(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    items = [
+        {"Event": "QueueMemberAdded", "Queue": "support", "Interface": "Local/1001@agents/n", "_x": 1},
+        {"Response": "Success"},
+        "not a dict",
+    ]
+    path.write_text(json.dumps(items), encoding="utf-8")
+    assert load_messages(path) == [
+        ({"Event": "QueueMemberAdded", "Queue": "support", "Interface": "Local/1001@agents/n"}, None)
+    ]
+    events = list(replay_file(path))
+    assert [(e["type"], e["state"], e["seq"]) for e in events] == [("agent.state", "available", 1)]
+
+
+def test_load_messages_jsonl_skips_underscore_lines_and_non_events(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"_kind": "response", "Response": "Success"}\n'
+        "_comment line\n"
+        "\n"
+        '{"Event": "FullyBooted", "_t_rel": 1.5}\n'
+        '{"_kind": "event", "Event": "Newexten"}\n',
+        encoding="utf-8",
+    )
+    assert load_messages(path) == [({"Event": "FullyBooted"}, 1.5), ({"Event": "Newexten"}, None)]
+
+
+def test_broken_json_is_a_readable_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"Event": "Hangup"}\n{"Event": \n', encoding="utf-8")
+    with pytest.raises(ReplayFormatError, match=r"bad\.jsonl:2"):
+        load_messages(path)
