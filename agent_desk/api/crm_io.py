@@ -1,0 +1,112 @@
+"""Import and export routes: upload customers (Excel/CSV/TXT), download customers and orders."""
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from agent_desk.api.crm_crud import crm_router
+from agent_desk.deps import current_user, get_session
+from crm_core.errors import InvalidInput
+from crm_core.exporter import export_customers, export_orders
+from crm_core.importer import ImportReport, error_report, import_customers
+from crm_core.models import User
+from crm_core.tabular import FORMATS
+
+MEDIA = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+}
+
+io_routes = crm_router("", "import and export")
+
+
+def _download(data: bytes, name: str, fmt: str) -> Response:
+    return Response(
+        data, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+    )
+
+
+def _format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InvalidInput(f"格式须为 format must be one of {', '.join(FORMATS)}", "format")
+    return fmt
+
+
+async def _check_and_import(
+    request: Request, file: UploadFile, user: User, session: Session, valid_only: bool
+) -> ImportReport:
+    """Read the upload (refusing one over the size limit) and import it off the event loop."""
+    settings = request.app.state.settings
+    limit = settings.upload_max_mb * 1024 * 1024
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"文件超过 {settings.upload_max_mb} MB file too large", "file")
+    return await run_in_threadpool(
+        lambda: import_customers(
+            session,
+            data,
+            file.filename or "",
+            user=user,
+            valid_only=valid_only,
+            region=settings.default_region,
+            area_code=settings.default_area_code,
+        )
+    )
+
+
+@io_routes.post("/import/customers", summary="Import customers; all-or-nothing unless valid_only")
+async def upload(
+    request: Request,
+    file: UploadFile = File(...),
+    valid_only: bool = Form(False),
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    report = await _check_and_import(request, file, user, session, valid_only)
+    if report.imported:
+        session.commit()
+    return {
+        "total": report.total,
+        "imported": report.imported,
+        "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in report.errors],
+        "mode": "valid_only" if valid_only else "all_or_nothing",
+    }
+
+
+@io_routes.post("/import/customers/errors", summary="Check a file and download its error report (CSV)")
+async def upload_errors(
+    request: Request,
+    file: UploadFile = File(...),
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    report = await _check_and_import(request, file, user, session, valid_only=False)
+    session.rollback()  # a check only: nothing is kept
+    return _download(error_report(report), "import-errors", "csv")
+
+
+@io_routes.get("/export/customers", summary="Download customers (xlsx, csv, txt)")
+def download_customers(
+    fmt: str = Query("xlsx", alias="format"),
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _download(export_customers(session, user, _format(fmt)), "customers", fmt)
+
+
+@io_routes.get("/export/orders", summary="Download order lines; per_customer: one Excel sheet per customer")
+def download_orders(
+    fmt: str = Query("xlsx", alias="format"),
+    per_customer: bool = False,
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _download(export_orders(session, user, _format(fmt), per_customer), "orders", fmt)
+
+
+router = APIRouter()
+router.include_router(io_routes)

@@ -1,0 +1,140 @@
+"""Export customers (Excel, CSV, TXT) and orders (optionally one sheet per customer), text kept as text."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_core.errors import InvalidInput
+from crm_core.models import Contact, Customer, Order, OrderLine, Phone, Product, User
+from crm_core.permissions import check, scope_clause
+from crm_core.sheet_layout import Column, customer_columns
+from crm_core.tabular import FORMATS, write_text, write_xlsx
+
+CHUNK = 5_000
+
+
+def _scoped(session: Session, user: User | None, model: type, resource: str) -> Any:
+    """Rows of ``model`` the user may export (everything for the command line, ``user`` None)."""
+    if user is None:
+        return select(model)
+    check(user, resource, "export")
+    return select(model).where(scope_clause(session, user, model))
+
+
+def _customer_rows(session: Session, user: User | None, columns: list[Column]) -> Iterator[list[str]]:
+    owners: dict[int, str] = {uid: name for uid, name in session.execute(select(User.id, User.username))}
+    ids_query = _scoped(session, user, Customer, "customer").where(Customer.status != "merged").order_by(Customer.id)
+    customers = session.scalars(ids_query).all()
+    for start in range(0, len(customers), CHUNK):
+        chunk = customers[start : start + CHUNK]
+        ids = [c.id for c in chunk]
+        phones: dict[tuple[int, int | None], list[str]] = defaultdict(list)
+        for customer_id, contact_id, raw in session.execute(
+            select(Phone.customer_id, Phone.contact_id, Phone.raw).where(Phone.customer_id.in_(ids)).order_by(Phone.id)
+        ):
+            phones[(customer_id, contact_id)].append(raw)
+        contacts: dict[int, Contact] = {}
+        for found in session.scalars(select(Contact).where(Contact.customer_id.in_(ids)).order_by(Contact.id)):
+            contacts.setdefault(found.customer_id, found)
+        for customer in chunk:
+            contact = contacts.get(customer.id)
+            yield [_value(customer, contact, owners, phones, column.key) for column in columns]
+
+
+def _value(
+    customer: Customer,
+    contact: Contact | None,
+    owners: dict[int, str],
+    phones: dict[tuple[int, int | None], list[str]],
+    key: str,
+) -> str:
+    if key.startswith("custom."):
+        return str((customer.custom or {}).get(key.removeprefix("custom."), ""))
+    if key == "owner":
+        return owners.get(customer.owner_id, "") if customer.owner_id else ""
+    if key == "phones":
+        return "; ".join(phones.get((customer.id, None), []))
+    if key == "contact_name":
+        return contact.name if contact else ""
+    if key == "contact_position":
+        return contact.position if contact else ""
+    if key == "contact_phones":
+        return "; ".join(phones.get((customer.id, contact.id), [])) if contact else ""
+    value = getattr(customer, key)
+    return "" if value is None else str(value)
+
+
+def export_customers(session: Session, user: User | None, fmt: str = "xlsx") -> bytes:
+    if fmt not in FORMATS:
+        raise InvalidInput(f"不支持的格式 unsupported format: {fmt[:10]}", "format")
+    columns = customer_columns(session)
+    header = [c.label for c in columns]
+    rows = _customer_rows(session, user, columns)
+    if fmt == "xlsx":
+        return write_xlsx([("客户 Customers", header, rows)])
+    return write_text(header, rows, fmt)
+
+
+ORDER_HEADER = [
+    "订单号",
+    "客户",
+    "状态",
+    "下单时间",
+    "产品编号",
+    "产品",
+    "数量",
+    "单价",
+    "金额",
+    "承运商",
+    "运单号",
+]
+
+
+def _order_rows(session: Session, user: User | None) -> list[tuple[int, str, list[str]]]:
+    """(customer id, customer name, row) for every order line the user may export."""
+    orders = _scoped(session, user, Order, "order").subquery()
+    stmt = (
+        select(
+            orders.c.customer_id,
+            Customer.name,
+            orders.c.number,
+            orders.c.status,
+            orders.c.created_at,
+            Product.sku,
+            Product.name.label("product"),
+            OrderLine.quantity,
+            OrderLine.unit_price,
+            OrderLine.amount,
+            orders.c.carrier,
+            orders.c.tracking_number,
+        )
+        .join(OrderLine, OrderLine.order_id == orders.c.id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .join(Customer, Customer.id == orders.c.customer_id)
+        .order_by(orders.c.customer_id, orders.c.created_at, OrderLine.id)
+    )
+    found = []
+    for row in session.execute(stmt):
+        customer_id, name, *rest = row
+        found.append((customer_id, name, [str(rest[0]), name, *[("" if v is None else str(v)) for v in rest[1:]]]))
+    return found
+
+
+def export_orders(session: Session, user: User | None, fmt: str = "xlsx", per_customer: bool = False) -> bytes:
+    """Order lines; with ``per_customer`` (Excel only) one sheet per customer."""
+    rows = _order_rows(session, user)
+    if fmt != "xlsx":
+        if per_customer:
+            raise InvalidInput("按客户分表只支持 Excel one sheet per customer needs xlsx", "format")
+        return write_text(ORDER_HEADER, (r for _, _, r in rows), fmt)
+    if not per_customer:
+        return write_xlsx([("订单 Orders", ORDER_HEADER, [r for _, _, r in rows])])
+    sheets: dict[int, tuple[str, list[list[str]]]] = {}
+    for customer_id, name, row in rows:
+        sheets.setdefault(customer_id, (name, []))[1].append(row)
+    return write_xlsx((name, ORDER_HEADER, lines) for name, lines in sheets.values())

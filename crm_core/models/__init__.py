@@ -1,0 +1,60 @@
+"""Every CRM table, importable from one place."""
+
+from crm_core.models.audit import AuditEntry
+from crm_core.models.base import utcnow
+from crm_core.models.call import CallLink
+from crm_core.models.content import Announcement, KbArticle, KbCategory, announcement_departments
+from crm_core.models.customer import Contact, Customer, CustomFieldDef, FollowUp, Phone
+from crm_core.models.order import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderReturn,
+    Product,
+    ProductCategory,
+    StockMovement,
+    Supplier,
+)
+from crm_core.models.org import AuthSession, DataScope, Department, Permission, Role, Seat, User, user_roles
+from crm_core.models.sales import Opportunity, OpportunityStage
+from crm_core.models.ticket import Attachment, Ticket, TicketEvent, TicketType
+from crm_core.models.workflow import Workflow, WorkflowStep
+
+__all__ = [
+    "Announcement",
+    "Attachment",
+    "AuditEntry",
+    "AuthSession",
+    "CallLink",
+    "Contact",
+    "CustomFieldDef",
+    "Customer",
+    "DataScope",
+    "Department",
+    "FollowUp",
+    "KbArticle",
+    "KbCategory",
+    "Opportunity",
+    "OpportunityStage",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "OrderReturn",
+    "Permission",
+    "Phone",
+    "Product",
+    "ProductCategory",
+    "Role",
+    "Seat",
+    "StockMovement",
+    "Supplier",
+    "Ticket",
+    "TicketEvent",
+    "TicketType",
+    "User",
+    "Workflow",
+    "WorkflowStep",
+    "announcement_departments",
+    "user_roles",
+    "utcnow",
+]

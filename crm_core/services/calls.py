@@ -1,0 +1,65 @@
+"""Call links: any call (its Linkedid) can be linked to a customer, a ticket and an order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_core import audit
+from crm_core.errors import InvalidInput
+from crm_core.lookup import calls_for
+from crm_core.models import CallLink, Customer, Order, Ticket, User
+
+
+def link_call(
+    session: Session,
+    call_id: str,
+    customer_id: int | None = None,
+    ticket_id: int | None = None,
+    order_id: int | None = None,
+    user: User | None = None,
+    *,
+    contact_id: int | None = None,
+    pbx: str = "",
+) -> CallLink:
+    """Link ``call_id``; a ticket or order brings its customer. Linking again fills in the same row."""
+    if not call_id or len(call_id) > 64:
+        raise InvalidInput("通话编号无效 invalid call id", "call_id")
+    if ticket_id is not None:
+        customer_id = customer_id or _owner_of(session, Ticket, ticket_id, "ticket_id")
+    if order_id is not None:
+        customer_id = customer_id or _owner_of(session, Order, order_id, "order_id")
+    if customer_id is not None and session.get(Customer, customer_id) is None:
+        raise InvalidInput("客户不存在 unknown customer", "customer_id")
+    same_customer = CallLink.customer_id.is_(None) if customer_id is None else CallLink.customer_id == customer_id
+    link = session.scalar(select(CallLink).where(CallLink.call_id == call_id, same_customer))
+    if link is None:
+        link = CallLink(call_id=call_id, pbx=pbx, customer_id=customer_id, created_by=user.id if user else None)
+        session.add(link)
+    for attr, value in (("contact_id", contact_id), ("ticket_id", ticket_id), ("order_id", order_id)):
+        if value is not None:
+            setattr(link, attr, value)
+    session.flush()
+    audit.record(
+        session,
+        user,
+        "link",
+        "call_link",
+        call_id,
+        {"customer_id": customer_id, "ticket_id": ticket_id, "order_id": order_id},
+    )
+    return link
+
+
+def _owner_of(session: Session, model: type[Ticket] | type[Order], row_id: int, field: str) -> int | None:
+    customer_id = session.scalar(select(model.customer_id).where(model.id == row_id))
+    if customer_id is None and session.get(model, row_id) is None:
+        raise InvalidInput(f"{field} 不存在 does not exist", field)
+    return customer_id
+
+
+def customer_calls(session: Session, customer_id: int, limit: int = 100) -> list[dict[str, Any]]:
+    """The customer's calls, newest first, joined to the call history table when it exists."""
+    return calls_for(session, [customer_id], limit)

@@ -1,0 +1,77 @@
+"""Users and seats: creating users, passwords, binding an extension through a seat."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crm_core.auth import hash_password
+from crm_core.errors import Conflict, InvalidInput, NotFound
+from crm_core.models import Department, Role, Seat, User
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    display_name: str = "",
+    roles: list[str] | None = None,
+    department_id: int | None = None,
+    extension: str | None = None,
+    agent_number: str | None = None,
+) -> User:
+    if not username or len(username) > 50 or not username.replace("_", "").replace(".", "").isalnum():
+        raise InvalidInput("用户名只能包含字母、数字、点和下划线 invalid user name", "username")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"用户已存在 user already exists: {username}")
+    if department_id is not None and session.get(Department, department_id) is None:
+        raise InvalidInput("部门不存在 unknown department", "department_id")
+    wanted = roles or ["agent"]
+    found = list(session.scalars(select(Role).where(Role.name.in_(wanted))))
+    if len(found) != len(set(wanted)):
+        missing = sorted(set(wanted) - {r.name for r in found})
+        raise InvalidInput(f"角色不存在 unknown role: {', '.join(missing)}", "roles")
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), "password") from exc
+    user = User(
+        username=username,
+        password_hash=password_hash,
+        display_name=display_name or username,
+        department_id=department_id,
+        extension=extension,
+        agent_number=agent_number,
+        roles=found,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户不存在 no such user: {username}")
+    try:
+        user.password_hash = hash_password(password)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), "password") from exc
+    return user
+
+
+def sit_at(session: Session, user: User, seat_name: str) -> Seat:
+    """The agent logs in at a seat and takes over its extension (leaving any other seat)."""
+    seat = session.scalar(select(Seat).where(Seat.name == seat_name))
+    if seat is None:
+        raise NotFound(f"座席不存在 no such seat: {seat_name}")
+    session.execute(update(Seat).where(Seat.user_id == user.id).values(user_id=None))
+    session.execute(update(User).where(User.extension == seat.extension, User.id != user.id).values(extension=None))
+    seat.user_id, user.extension = user.id, seat.extension
+    return seat
+
+
+def user_for_extension(session: Session, extension: str) -> User | None:
+    """The agent bound to ``extension`` now, for the screen-pop."""
+    return session.scalar(select(User).where(User.extension == extension, User.is_active.is_(True)))

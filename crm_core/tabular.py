@@ -1,0 +1,139 @@
+"""Reading and writing tables (Excel, CSV, TXT) with every cell kept as text.
+
+"2/4" stays "2/4" (never a date), "007" keeps its zeros, an 18-digit ID never becomes a float:
+Excel cells are written as strings with the text format ``@``; numbers and dates a person typed
+into Excel are read back as the text they show.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import ParseError
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+from crm_core.errors import InvalidInput
+from crm_core.xlsx_reader import read_first_sheet
+
+FORMATS = ("xlsx", "csv", "txt")
+TEXT_FORMAT = "@"
+MAX_SHEET_TITLE = 31
+
+
+class TableFileError(InvalidInput):
+    """The file is not what it claims to be, or cannot be read at all."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "file")
+
+
+def detect_format(name: str, head: bytes) -> str:
+    """The format from the file name, checked against the first bytes (an .xlsx is a zip archive)."""
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise TableFileError(f"不支持的文件类型 unsupported file type: .{suffix[:10]} (xlsx, csv, txt)")
+    is_zip = head.startswith(b"PK\x03\x04")
+    if suffix == "xlsx" and not is_zip:
+        raise TableFileError("文件不是 Excel (.xlsx) 文件 the file is not an Excel .xlsx file")
+    if suffix != "xlsx" and (is_zip or b"\x00" in head[:4096]):
+        raise TableFileError(f"文件不是文本文件 the file is not a plain-text .{suffix} file")
+    return suffix
+
+
+def cell_text(value: Any) -> str:
+    """What a cell shows, as text: 13800138000.0 -> "13800138000", a date -> "2024-02-04"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def read_rows(data: bytes, fmt: str) -> Iterator[list[str]]:
+    """Rows of text cells; the first row is the header. Excel: the first sheet."""
+    if fmt == "xlsx":
+        yield from _read_xlsx(data)
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise TableFileError("无法识别文件编码 cannot decode the file (UTF-8 or GB18030)") from exc
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if fmt == "txt" else ",")
+    try:
+        for row in reader:
+            yield [cell.strip() for cell in row]
+    except csv.Error as exc:
+        raise TableFileError(f"文件第 {reader.line_num} 行格式错误 malformed line {reader.line_num}: {exc}") from exc
+
+
+def _read_xlsx(data: bytes) -> Iterator[list[str]]:
+    try:
+        for row in read_first_sheet(io.BytesIO(data)):
+            yield [cell_text(value) for value in row]
+    except (zipfile.BadZipFile, KeyError, ValueError, IndexError, OSError, ParseError) as exc:
+        raise TableFileError(f"Excel 文件已损坏或无法读取 the Excel file is damaged or unreadable: {exc}") from exc
+
+
+def _text_row(sheet: Any, values: Iterable[Any]) -> list[WriteOnlyCell]:
+    cells = []
+    for value in values:
+        cell = WriteOnlyCell(sheet, value=cell_text(value))
+        cell.data_type = "s"  # "=SUM(A1)" in a customer's notes is text, never a formula
+        cell.number_format = TEXT_FORMAT
+        cells.append(cell)
+    return cells
+
+
+def sheet_title(name: str, taken: set[str]) -> str:
+    """A valid, unique Excel sheet title for ``name``."""
+    clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in name).strip("'") or "sheet"
+    title = clean[:MAX_SHEET_TITLE]
+    n = 2
+    while title.lower() in taken:
+        suffix = f"~{n}"
+        title = clean[: MAX_SHEET_TITLE - len(suffix)] + suffix
+        n += 1
+    taken.add(title.lower())
+    return title
+
+
+def write_xlsx(sheets: Iterable[tuple[str, list[str], Iterable[Iterable[Any]]]]) -> bytes:
+    """An .xlsx with one sheet per (title, header, rows); every cell is text."""
+    book = Workbook(write_only=True)
+    taken: set[str] = set()
+    for title, header, rows in sheets:
+        sheet = book.create_sheet(sheet_title(title, taken))
+        sheet.append(_text_row(sheet, header))
+        for row in rows:
+            sheet.append(_text_row(sheet, row))
+    if not book.worksheets:
+        book.create_sheet("sheet")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def write_text(header: list[str], rows: Iterable[Iterable[Any]], fmt: str) -> bytes:
+    """CSV (UTF-8 with BOM, so that Excel shows Chinese) or tab-separated TXT."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter="\t" if fmt == "txt" else ",", lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([cell_text(value) for value in row])
+    return ("\ufeff" if fmt == "csv" else "").encode() + out.getvalue().encode("utf-8")
