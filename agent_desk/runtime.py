@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # Domain events that tell the recording index about a call: parties, customer, satisfaction.
 RECORDING_EVENTS = ("call.new", "call.answered", "call.ended", "screen.pop", "survey.scored")
 RECORDING_SCAN_S = 60.0
+POOL_RETURN_INTERVAL_S = 6 * 3600.0
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -69,6 +70,7 @@ class Runtime:
         await asyncio.to_thread(migrate, self.settings.effective_database_url)
         if self.demo:
             await self._start_demo()
+        await asyncio.to_thread(self._resume_board)
         await self.hub.start()
         await self.screen_pop.start(self.bus)
         self._consume("stats-writer", self.history.handle, None)
@@ -77,6 +79,7 @@ class Runtime:
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._board_flush(), name="board-flush"))
         self._tasks.append(loop.create_task(self.recordings.run_forever(RECORDING_SCAN_S), name="recording-scan"))
+        self._tasks.append(loop.create_task(self._pool_return_forever(), name="customer-pool-return"))
         self._tasks.append(
             loop.create_task(
                 run_retention_forever(self.sessionmaker, self.settings, self.settings.recordings_retention_interval_s),
@@ -102,12 +105,24 @@ class Runtime:
         self._tasks.clear()
         await self.bridge.stop()
         await self.ivr.stop()
+        await self.history.drain()
         await self.screen_pop.stop()
         await self.hub.stop()
         if self.simulator is not None:
             await self.simulator.stop()
         await self.bus.close()
         self.engine.dispose()
+
+    def _resume_board(self) -> None:
+        """Today's wallboard numbers and agent states survive a restart: reload them from history."""
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from stats.resume import resume_board
+
+        today = datetime.now(ZoneInfo(self.settings.timezone)).date()
+        with self.sessionmaker() as session:
+            resume_board(session, self.board, today, self.settings.timezone, self.settings.pbx)
 
     # --- what pages read -------------------------------------------------------------------------
     def tracker_snapshot(self) -> Any:
@@ -136,6 +151,25 @@ class Runtime:
             await asyncio.sleep(0.5)
             for out in self.board.flush(time.time()):
                 await self.bus.publish(out)
+
+    async def _pool_return_forever(self) -> None:
+        """Claimed customers with no follow-up for ``pool_return_days`` go back to the public pool."""
+        from crm_core.services.customers import return_stale_to_pool
+
+        def run_once() -> int:
+            with self.sessionmaker() as session:
+                returned = return_stale_to_pool(session, self.settings.pool_return_days)
+                session.commit()
+                return len(returned)
+
+        while True:
+            try:
+                count = await asyncio.to_thread(run_once)
+                if count:
+                    log.info("%d customers returned to the public pool", count)
+            except Exception:
+                log.exception("returning stale customers to the pool failed")
+            await asyncio.sleep(POOL_RETURN_INTERVAL_S)
 
     def _on_ami(self, msg: dict[str, Any]) -> None:
         """Raw AMI events that name files: recordings (MixMonitor) and voicemail (MessageWaiting)."""

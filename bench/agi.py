@@ -40,8 +40,9 @@ nodes:
 
 
 async def one_session(port: int, index: int, latencies: list[float]) -> None:
-    script = AgiScript("bench", caller=f"1380000{index:04d}", uniqueid=f"1800000000.{index}",
-                       dtmf=["3", "20261123"])
+    script = AgiScript(
+        "bench", caller=f"1380000{index:04d}", uniqueid=f"1800000000.{index}", dtmf=["3", "20261123"]
+    )
     responder = AsteriskResponder(script)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(("".join(f"{line}\n" for line in script.env_lines("127.0.0.1", port)) + "\n").encode())
@@ -121,14 +122,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     result = run(args.sessions, args.rounds)
-    print(f"FastAGI: {args.sessions} concurrent sessions x {args.rounds} rounds, 5-node flow "
-          f"({result['commands']} AGI commands)")
+    print(
+        f"FastAGI: {args.sessions} concurrent sessions x {args.rounds} rounds, 5-node flow "
+        f"({result['commands']} AGI commands)"
+    )
     print(f"  sessions/s: best {result['sessions_per_s']:.0f}, median {result['sessions_per_s_median']:.0f}")
-    print(f"  per-command latency: p50 {result['latency_p50_ms']:.2f} ms, "
-          f"p99 {result['latency_p99_ms']:.2f} ms, max {result['latency_max_ms']:.2f} ms")
+    print(
+        f"  per-command latency: p50 {result['latency_p50_ms']:.2f} ms, "
+        f"p99 {result['latency_p99_ms']:.2f} ms, max {result['latency_max_ms']:.2f} ms"
+    )
     server = result["server"]
-    print(f"  server: sessions {server['sessions_total']}, fallbacks {server['fallbacks']}, "
-          f"errors {server['errors']}")
+    print(
+        f"  server: sessions {server['sessions_total']}, fallbacks {server['fallbacks']}, "
+        f"errors {server['errors']}"
+    )
 
 
 if __name__ == "__main__":

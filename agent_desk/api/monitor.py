@@ -1,0 +1,157 @@
+"""Live monitoring (系统监控) and the wallboard and report pages.
+
+``/api/monitor/wallboard`` is the wallboard's first paint (the live board's snapshot); after it, the
+page follows ``queue.stats`` and ``agent.state`` on the websocket. ``/api/monitor/live`` shows channels,
+queues and seats now and the platform's health. Everything reads ``request.app.state.runtime``
+defensively: it is None in tests and parts may be missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from agent_desk.api.stats import agent_names, kpi_settings
+from agent_desk.deps import authenticate_request, get_session, require
+from agent_desk.pages import STATIC_DIR
+from config import Settings
+from stats.live import LiveBoard
+
+router = APIRouter(tags=["monitor"])
+
+DbSession = Annotated[Session, Depends(get_session)]
+Reader = [Depends(require("report", "read"))]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _runtime(request: Request) -> Any:
+    return getattr(request.app.state, "runtime", None)
+
+
+def _page(request: Request, session: Session, name: str) -> Response:
+    if authenticate_request(request, session) is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return FileResponse(STATIC_DIR / name, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/wallboard", include_in_schema=False)
+def wallboard_page(request: Request, session: DbSession) -> Response:
+    return _page(request, session, "wallboard.html")
+
+
+@router.get("/reports", include_in_schema=False)
+def reports_page(request: Request, session: DbSession) -> Response:
+    return _page(request, session, "reports.html")
+
+
+def _board(request: Request) -> LiveBoard:
+    board = getattr(_runtime(request), "board", None)
+    if isinstance(board, LiveBoard):
+        return board
+    settings = _settings(request)
+    return LiveBoard(kpi_settings(settings), getattr(settings, "desk_queues", []), tz=settings.timezone)
+
+
+@router.get("/api/monitor/wallboard", dependencies=Reader)
+def wallboard(request: Request, session: DbSession) -> dict[str, Any]:
+    """Per-queue big numbers, the agent grid and the thresholds, as of now."""
+    snapshot = _board(request).snapshot(time.time())
+    names = agent_names(session, [row["agent"] for row in snapshot["agents"]])
+    for row in snapshot["agents"]:
+        row["name"] = names.get(row["agent"], row["name"])
+    snapshot["timezone"] = _settings(request).timezone
+    return snapshot
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    return value
+
+
+def _attr(obj: Any, *path: str) -> Any:
+    for name in path:
+        if obj is None:
+            return None
+        obj = getattr(obj, name, None)
+    return obj
+
+
+def _tracker(runtime: Any) -> dict[str, Any]:
+    snapshot = getattr(runtime, "tracker_snapshot", None)
+    if not callable(snapshot):
+        return {}
+    try:
+        found = snapshot()
+    except Exception:  # a tracker that is not ready must not take the page down
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _database(session: Session) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        session.execute(text("SELECT 1"))
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+async def _redis(url: str) -> dict[str, Any]:
+    if not url:
+        return {"ok": None, "configured": False}
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(client.ping(), timeout=1.5)
+        return {
+            "ok": True,
+            "configured": True,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+    except Exception as exc:
+        return {"ok": False, "configured": True, "error": type(exc).__name__}
+    finally:
+        await client.aclose()
+
+
+@router.get("/api/monitor/live", dependencies=Reader)
+async def live(request: Request, session: DbSession) -> dict[str, Any]:
+    """Channels, queues (waiting callers with position and wait) and seats now, and platform health."""
+    runtime = _runtime(request)
+    tracker = _tracker(runtime)
+    bridge_stats = _plain(_attr(runtime, "bridge", "stats"))
+    connected = _attr(runtime, "bridge", "connected")
+    board = _board(request)
+    now = time.time()
+    return {
+        "now": now,
+        "channels": tracker.get("channels", []),
+        "calls": tracker.get("calls", []),
+        "queues": tracker.get("queues", {}),
+        "queue_stats": board.snapshot(now)["queues"],
+        "seats": board.agent_grid(now),
+        "platform": {
+            "runtime": runtime is not None,
+            "ami_connected": bool(connected) if connected is not None else None,
+            "bridge": bridge_stats if isinstance(bridge_stats, dict) else None,
+            "fastagi": _plain(_attr(runtime, "ivr", "stats")),
+            "database": await asyncio.to_thread(_database, session),
+            "redis": await _redis(_settings(request).redis_url),
+        },
+    }

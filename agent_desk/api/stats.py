@@ -1,0 +1,151 @@
+"""REST for reports: any date range, grouped by hour/day/week/month/year, as JSON, CSV or Excel.
+
+``start`` and ``end`` bound ``[start, end)``; a date or a time without a zone is read in the business
+time zone (``CC_TIMEZONE``). A department filter is resolved to its agents from the user directory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from agent_desk.deps import get_session, require
+from config import Settings
+from crm_core.models import User
+from stats.export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
+from stats.kpi import KpiSettings
+from stats.reports import GroupBy, ReportError, ReportKind, ReportTable, report
+
+router = APIRouter(prefix="/api/stats", tags=["stats"])
+
+DbSession = Annotated[Session, Depends(get_session)]
+Lang = Literal["zh-CN", "en"]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def kpi_settings(settings: Settings) -> KpiSettings:
+    return KpiSettings(sl_threshold_s=settings.sl_threshold_s, short_abandon_s=settings.short_abandon_s)
+
+
+def _department_agents(session: Session, department: str) -> list[str]:
+    """Agent ids of a department's users, as events name them (agent number, extension or user name)."""
+    if not department.isdigit():
+        raise HTTPException(422, "部门编号无效 department must be a department id")
+    users = session.scalars(select(User).where(User.department_id == int(department))).all()
+    names: set[str] = set()
+    for user in users:
+        names.update(n for n in (user.agent_number, user.extension, user.username) if n)
+    return sorted(names)
+
+
+def _run(
+    request: Request,
+    session: Session,
+    kind: ReportKind,
+    start: datetime,
+    end: datetime,
+    group_by: GroupBy,
+    queue: str | None,
+    agent: str | None,
+    department: str | None,
+    limit: int,
+    offset: int,
+) -> ReportTable:
+    settings = _settings(request)
+    agents = _department_agents(session, department) if department else None
+    try:
+        return report(
+            session,
+            kind.value,
+            start,
+            end,
+            group_by.value,
+            queue=queue or None,
+            agent=agent or None,
+            department=None,
+            tz=settings.timezone,
+            settings=kpi_settings(settings),
+            limit=limit,
+            offset=offset,
+            agents=agents,
+        )
+    except ReportError as exc:
+        raise HTTPException(422, f"报表参数无效 {exc}") from exc
+
+
+class ReportQuery:
+    """The query parameters every report endpoint takes."""
+
+    def __init__(
+        self,
+        start: Annotated[datetime, Query(description="Range start (inclusive), ISO date or date-time.")],
+        end: Annotated[datetime, Query(description="Range end (exclusive), ISO date or date-time.")],
+        group_by: GroupBy = GroupBy.DAY,
+        queue: str | None = None,
+        agent: str | None = None,
+        department: str | None = Query(None, description="Department id: its agents only."),
+        lang: Lang = "zh-CN",
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> None:
+        self.start, self.end, self.group_by = start, end, group_by
+        self.queue, self.agent, self.department = queue, agent, department
+        self.lang, self.limit, self.offset = lang, limit, offset
+
+
+Query_ = Annotated[ReportQuery, Depends()]
+
+
+@router.get("/kinds", dependencies=[Depends(require("report", "read"))])
+def kinds(request: Request) -> dict[str, Any]:
+    """Report kinds, groupings, the business time zone and the KPI thresholds the definitions use."""
+    settings = _settings(request)
+    return {
+        "kinds": [k.value for k in ReportKind],
+        "group_by": [g.value for g in GroupBy],
+        "timezone": settings.timezone,
+        "settings": {"sl_threshold_s": settings.sl_threshold_s, "short_abandon_s": settings.short_abandon_s},
+    }
+
+
+@router.get("/reports/{kind}", dependencies=[Depends(require("report", "read"))])
+def report_json(request: Request, kind: ReportKind, q: Query_, session: DbSession) -> dict[str, Any]:
+    table = _run(request, session, kind, q.start, q.end, q.group_by, q.queue, q.agent, q.department, q.limit, q.offset)
+    return table.to_json(q.lang)
+
+
+@router.get("/reports/{kind}/export", dependencies=[Depends(require("report", "export"))])
+def report_export(
+    request: Request, kind: ReportKind, q: Query_, session: DbSession, format: Literal["csv", "xlsx"] = "xlsx"
+) -> Response:
+    table = _run(request, session, kind, q.start, q.end, q.group_by, q.queue, q.agent, q.department, q.limit, q.offset)
+    name = f"{kind.value}_{q.start:%Y%m%d}_{q.end:%Y%m%d}.{format}"
+    if format == "csv":
+        body, media = to_csv(table, q.lang), CSV_MEDIA_TYPE
+    else:
+        body, media = to_xlsx(table, q.lang, kind.value), XLSX_MEDIA_TYPE
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def agent_names(session: Session, agents: list[str]) -> dict[str, str]:
+    """Display names of agents named by agent number, extension or user name."""
+    if not agents:
+        return {}
+    users = session.scalars(
+        select(User).where(or_(User.agent_number.in_(agents), User.extension.in_(agents), User.username.in_(agents)))
+    ).all()
+    out: dict[str, str] = {}
+    for user in users:
+        for key in (user.agent_number, user.extension, user.username):
+            if key in agents:
+                out[key] = user.display_name or user.username
+    return out

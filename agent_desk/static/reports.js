@@ -1,0 +1,190 @@
+// Reports: pick a kind, a date range and a grouping; see a table and a chart; export Excel or CSV.
+// Column labels come from the server in the chosen language; every other text goes through t().
+import { t, getLang, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
+import { get } from '/static/api.js';
+
+const KINDS = ['service_center', 'agent_service', 'queue_history', 'ivr', 'customer_calls', 'satisfaction',
+  'seat_states', 'cdr'];
+const GROUPS = ['hour', 'day', 'week', 'month', 'year'];
+const COLOURS = ['#1f6feb', '#2da44e', '#cf222e', '#bf8700', '#8250df', '#1b7c83', '#bc4c00', '#57606a'];
+
+const form = document.getElementById('rp-form');
+const message = document.getElementById('rp-message');
+let chart = null;
+let last = null;
+
+function el(tag, className = '', text = '') {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== '') node.textContent = text;
+  return node;
+}
+
+function fillSelect(select, values, prefix) {
+  const current = select.value;
+  select.replaceChildren(...values.map((v) => {
+    const option = el('option', '', t(`${prefix}${v}`));
+    option.value = v;
+    return option;
+  }));
+  if (current) select.value = current;
+}
+
+function isoDate(d) {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function params() {
+  const data = new FormData(form);
+  const query = new URLSearchParams();
+  const endDay = new Date(`${data.get('end')}T00:00:00`);
+  endDay.setDate(endDay.getDate() + 1); // the form's end date is inclusive; the API's end is exclusive
+  query.set('start', String(data.get('start')));
+  query.set('end', isoDate(endDay));
+  query.set('group_by', String(data.get('group_by')));
+  for (const key of ['queue', 'agent', 'department']) {
+    const value = String(data.get(key) || '').trim();
+    if (value) query.set(key, value);
+  }
+  query.set('lang', getLang());
+  return query;
+}
+
+function seconds(value) {
+  const s = Math.round(value);
+  const h = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
+  return h ? `${h}:${mm}:${String(s % 60).padStart(2, '0')}` : `${mm}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function cellText(column, value) {
+  if (value === null || value === undefined) return '';
+  if (column.kind === 'pct') return `${Number(value).toFixed(2)}%`;
+  if (column.kind === 'seconds') return seconds(value);
+  return String(value);
+}
+
+function renderTable(table) {
+  const head = el('tr');
+  head.append(...table.columns.map((c) => el('th', '', c.label)));
+  document.getElementById('rp-head').replaceChildren(head);
+  const numeric = new Set(['int', 'float', 'pct', 'seconds']);
+  document.getElementById('rp-rows').replaceChildren(...table.rows.map((row) => {
+    const tr = el('tr');
+    table.columns.forEach((column, i) => {
+      const td = el('td', numeric.has(column.kind) ? 'num' : '');
+      if (column.kind === 'link' && row[i]) {
+        const a = el('a', '', t('rp.play'));
+        a.href = row[i];
+        a.target = '_blank';
+        a.rel = 'noopener';
+        td.append(a);
+      } else {
+        td.textContent = cellText(column, row[i]);
+      }
+      tr.append(td);
+    });
+    return tr;
+  }));
+}
+
+function renderChart(table) {
+  if (chart) chart.destroy();
+  chart = null;
+  const spec = table.chart || {};
+  if (!window.Chart || !spec.x || !spec.series || !table.rows.length) return;
+  const index = Object.fromEntries(table.columns.map((c, i) => [c.key, i]));
+  const labelOf = Object.fromEntries(table.columns.map((c) => [c.key, c.label]));
+  const xi = index[spec.x];
+  const rows = table.rows.slice(0, 200);
+  const labels = rows.map((r) => (index.period !== undefined && spec.x !== 'period' ? `${r[xi]} ${r[index.period]}` : r[xi]));
+  const datasets = spec.series.filter((k) => k in index).map((key, n) => ({
+    label: labelOf[key],
+    data: rows.map((r) => r[index[key]]),
+    backgroundColor: COLOURS[n % COLOURS.length],
+    borderColor: COLOURS[n % COLOURS.length],
+    yAxisID: key.endsWith('_pct') ? 'pct' : 'y',
+  }));
+  const scales = { x: { stacked: Boolean(spec.stacked) }, y: { stacked: Boolean(spec.stacked), beginAtZero: true } };
+  if (datasets.some((d) => d.yAxisID === 'pct')) scales.pct = { position: 'right', min: 0, max: 100 };
+  chart = new window.Chart(document.getElementById('rp-chart'), {
+    type: spec.type === 'line' ? 'line' : 'bar',
+    data: { labels, datasets },
+    options: { responsive: true, maintainAspectRatio: false, animation: false, scales },
+  });
+}
+
+async function run(event) {
+  if (event) event.preventDefault();
+  if (!form.reportValidity()) return;
+  message.textContent = t('rp.loading');
+  try {
+    const kind = document.getElementById('rp-kind').value;
+    last = await get(`/api/stats/reports/${encodeURIComponent(kind)}?${params()}`);
+    renderTable(last);
+    renderChart(last);
+    message.textContent = last.rows.length ? t('rp.rows', { count: last.rows.length }) : t('rp.empty');
+  } catch (error) {
+    message.textContent = t('rp.failed', { detail: error.message });
+  }
+}
+
+function exportAs(format) {
+  if (!form.reportValidity()) return;
+  const kind = document.getElementById('rp-kind').value;
+  const query = params();
+  query.set('format', format);
+  location.href = `/api/stats/reports/${encodeURIComponent(kind)}/export?${query}`;
+}
+
+let info = null;
+
+async function loadInfo() {
+  try {
+    info = await get('/api/stats/kinds');
+  } catch (_) { /* the defaults below still let the page work */ }
+}
+
+function renderDefinitions() {
+  const settings = (info && info.settings) || { sl_threshold_s: 20, short_abandon_s: 5 };
+  const p = { sl: settings.sl_threshold_s, short: settings.short_abandon_s };
+  document.getElementById('rp-definitions').replaceChildren(
+    ...[1, 2, 3, 4, 5].map((n) => el('li', '', t(`wb.def${n}`, p))),
+  );
+}
+
+// Today in the business time zone (the server's), so that "today" means the same day as the reports.
+function businessToday() {
+  try {
+    return new Intl.DateTimeFormat('en-CA', { timeZone: info.timezone }).format(new Date());
+  } catch (_) {
+    return isoDate(new Date());
+  }
+}
+
+async function main() {
+  await loadNamespace('common').catch(() => {});
+  await loadNamespace('wallboard');
+  applyI18n(document);
+  bindLangSwitch(document.getElementById('lang-switch'));
+  fillSelect(document.getElementById('rp-kind'), KINDS, 'rp.kind_');
+  fillSelect(document.getElementById('rp-group'), GROUPS, 'rp.group_');
+  document.getElementById('rp-group').value = 'day';
+  await loadInfo();
+  const today = businessToday();
+  form.elements.start.value = `${today.slice(0, 8)}01`;
+  form.elements.end.value = today;
+  form.addEventListener('submit', run);
+  document.getElementById('rp-xlsx').addEventListener('click', () => exportAs('xlsx'));
+  document.getElementById('rp-csv').addEventListener('click', () => exportAs('csv'));
+  document.addEventListener('langchange', () => {
+    fillSelect(document.getElementById('rp-kind'), KINDS, 'rp.kind_');
+    fillSelect(document.getElementById('rp-group'), GROUPS, 'rp.group_');
+    renderDefinitions();
+    if (last) run();
+  });
+  renderDefinitions();
+  run();
+}
+
+main();

@@ -1,0 +1,542 @@
+"""The history writer: bus events (ARCHITECTURE section 3) in, history rows out.
+
+Idempotent by natural keys: a call is (pbx, call_id), a leg (pbx, call_id, channel), a queue stay
+(pbx, call_id, queue, joined_at), an agent state change (pbx, agent, started_at), an IVR step
+(pbx, call_id, at, node), a survey (pbx, call_id, agent). Every update only fills what is still empty,
+or is guarded by the time of the last change applied, so a replayed event (same pbx+seq, hence the same
+natural key) changes nothing. One event is one transaction, rollup included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from stats import queue_call, rollup
+from stats.events import EventError, event_time, number
+from stats.kpi import AgentState, Outcome
+from stats.models import AgentStateRow, CallLegRow, CallRow, IvrStepRow, QueueCallRow, SurveyRow
+
+log = logging.getLogger(__name__)
+
+AgentDepartment = Callable[[str], "str | None"]
+
+
+def _cache(session: Session, name: str) -> dict[Any, Any]:
+    """Rows already read in this session's unit of work, so a batch reads each call once."""
+    cache: dict[Any, Any] = session.info.setdefault(name, {})
+    return cache
+
+
+def hour_of(t: float) -> int:
+    return int(t // 3600)
+
+
+def _need(event: dict[str, Any], name: str) -> Any:
+    value = event.get(name)
+    if value in (None, ""):
+        raise EventError(f"{event.get('type')}: missing field '{name}'")
+    return value
+
+
+def _party(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"number": str(value or "")}
+
+
+class HistoryWriter:
+    """Apply bus events to the history tables. ``apply`` is sync; ``handle`` runs it off the loop."""
+
+    max_batch = 500
+    max_backlog = 20_000
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], *, agent_department: AgentDepartment | None = None
+    ) -> None:
+        self._session_factory = session_factory
+        self._agent_department = agent_department
+        self._pending: list[dict[str, Any]] = []
+        self._drainer: asyncio.Task[None] | None = None
+        self._handlers: dict[str, Callable[[Session, dict[str, Any], str, float], None]] = {
+            "call.new": self._call_new,
+            "call.ringing": self._call_ringing,
+            "call.answered": self._call_answered,
+            "call.hold": self._call_hold,
+            "call.unhold": self._call_hold,
+            "call.transferred": self._call_transferred,
+            "call.hangup": self._call_hangup,
+            "call.ended": self._call_ended,
+            "queue.joined": self._queue_joined,
+            "queue.left": self._queue_left,
+            "queue.abandoned": self._queue_left,
+            "agent.state": self._agent_state,
+            "ivr.step": self._ivr_step,
+            "survey.scored": self._survey,
+            "recording.ready": self._recording,
+            "screen.pop": self._screen_pop,
+        }
+
+    async def handle(self, event: dict[str, Any]) -> None:
+        """Queue one event for writing; returns at once unless the backlog is full.
+
+        Events are written in order by one background task, in batches of what has arrived meanwhile
+        (one transaction each: a group commit), so the writer keeps up with a busy PBX. ``drain()``
+        waits until everything handled so far is written.
+        """
+        if event.get("type") not in self._handlers:
+            return
+        self._pending.append(event)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="stats-writer")
+        if len(self._pending) >= self.max_backlog:
+            await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until every event handled so far is written."""
+        while self._drainer is not None and not self._drainer.done():
+            await asyncio.shield(self._drainer)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: len(batch)]
+            try:
+                await asyncio.to_thread(self.apply_many, batch)
+            except Exception:  # a database outage must not kill the writer; the batch is logged
+                log.exception("history writer failed on a batch of %d events", len(batch))
+
+    async def handle_many(self, events: list[dict[str, Any]]) -> None:
+        """Apply a backlog in one transaction (a savepoint per event); malformed events are skipped."""
+        await asyncio.to_thread(self.apply_many, events)
+
+    def apply_in_transaction(self, event: dict[str, Any]) -> None:
+        with self._session_factory() as session, session.begin():
+            self.apply(session, event)
+
+    def apply_many(self, events: list[dict[str, Any]]) -> None:
+        """One transaction; if an event is malformed, the batch is redone with a savepoint per event."""
+        try:
+            with self._session_factory() as session, session.begin():
+                for event in events:
+                    self.apply(session, event)
+            return
+        except EventError:
+            pass
+        with self._session_factory() as session, session.begin():
+            for event in events:
+                try:
+                    with session.begin_nested():
+                        self.apply(session, event)
+                except EventError as exc:
+                    session.info.clear()  # the savepoint's rollback may have dropped cached rows
+                    log.warning("history writer skipped an event: %s", exc)
+
+    def apply(self, session: Session, event: dict[str, Any]) -> None:
+        handler = self._handlers.get(str(event.get("type")))
+        if handler is None:
+            return
+        handler(session, event, str(event.get("pbx") or ""), event_time(event))
+
+    # --- lookups ---------------------------------------------------------------------------------
+
+    def _department(self, agent: str | None) -> str | None:
+        if not agent or self._agent_department is None:
+            return None
+        dept = self._agent_department(agent)
+        return str(dept) if dept is not None else None
+
+    @staticmethod
+    def _find_call(session: Session, pbx: str, call_id: str) -> CallRow | None:
+        cache = _cache(session, "stats_calls")
+        row = cache.get((pbx, call_id))
+        if row is None:
+            stmt = select(CallRow).where(CallRow.pbx == pbx, CallRow.call_id == call_id).with_for_update()
+            row = cache[(pbx, call_id)] = session.scalars(stmt).first()
+        return row
+
+    def _call(self, session: Session, pbx: str, call_id: str, ts: float) -> CallRow:
+        row = self._find_call(session, pbx, call_id)
+        if row is None:
+            row = CallRow(pbx=pbx, call_id=call_id, started_at=ts, hour=hour_of(ts), hold_s=0.0, wrapup_s=0.0)
+            session.add(row)
+            _cache(session, "stats_calls")[(pbx, call_id)] = row
+        return row
+
+    @contextmanager
+    def _changing(self, session: Session, row: CallRow) -> Any:
+        """Keep the rollup equal to the finished call rows across a change of ``row``."""
+        before = rollup.contribution(row)
+        yield row
+        rollup.apply_change(session, before, rollup.contribution(row))
+
+    @staticmethod
+    def _queue_stays(session: Session, pbx: str, call_id: str) -> list[QueueCallRow]:
+        cache = _cache(session, "stats_stays")
+        stays = cache.get((pbx, call_id))
+        if stays is None:
+            stmt = (
+                select(QueueCallRow)
+                .where(QueueCallRow.pbx == pbx, QueueCallRow.call_id == call_id)
+                .order_by(QueueCallRow.joined_at)
+            )
+            stays = cache[(pbx, call_id)] = list(session.scalars(stmt))
+        return stays
+
+    def _stay(self, session: Session, pbx: str, call_id: str, queue: str, ts: float) -> QueueCallRow | None:
+        """The latest stay of the call in ``queue`` that began no later than ``ts``."""
+        stays = [s for s in self._queue_stays(session, pbx, call_id) if s.queue == queue and s.joined_at <= ts]
+        return stays[-1] if stays else None
+
+    # --- calls -----------------------------------------------------------------------------------
+
+    def _link(self, row: CallRow, event: dict[str, Any]) -> None:
+        for name in ("customer_id", "ticket_id", "order_id"):
+            value = event.get(name)
+            if isinstance(value, int) and getattr(row, name) is None:
+                setattr(row, name, value)
+
+    def _call_new(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        row = self._call(session, pbx, str(_need(event, "call_id")), ts)
+        with self._changing(session, row):
+            if ts < row.started_at:
+                row.started_at, row.hour = ts, hour_of(ts)
+            caller = _party(event.get("caller"))
+            row.direction = str(event.get("direction") or row.direction or "inbound")
+            row.caller_number = row.caller_number or str(caller.get("number") or "")
+            row.caller_name = row.caller_name or str(caller.get("name") or "")
+            row.dialed = row.dialed or str(event.get("dialed") or "")
+            self._link(row, event)
+
+    def _call_ringing(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        call_id = str(_need(event, "call_id"))
+        self._call(session, pbx, call_id, ts)
+        channel = str(event.get("channel") or "")
+        if self._leg(session, pbx, call_id, channel) is not None:
+            return
+        callee = _party(event.get("callee"))
+        session.add(
+            CallLegRow(
+                pbx=pbx,
+                call_id=call_id,
+                channel=channel,
+                number=str(callee.get("number") or ""),
+                name=str(callee.get("name") or ""),
+                extension=str(callee.get("extension") or ""),
+                agent=event.get("agent"),
+                queue=event.get("queue"),
+                ring_at=ts,
+            )
+        )
+
+    @staticmethod
+    def _leg(session: Session, pbx: str, call_id: str, channel: str) -> CallLegRow | None:
+        stmt = select(CallLegRow).where(
+            CallLegRow.pbx == pbx, CallLegRow.call_id == call_id, CallLegRow.channel == channel
+        )
+        return session.scalars(stmt).first()
+
+    def _answering_leg(self, session: Session, pbx: str, call_id: str, event: dict[str, Any]) -> CallLegRow | None:
+        agent = event.get("agent")
+        extension = _party(event.get("callee")).get("extension")
+        legs = session.scalars(
+            select(CallLegRow).where(CallLegRow.pbx == pbx, CallLegRow.call_id == call_id).order_by(CallLegRow.ring_at)
+        ).all()
+        for leg in legs:
+            if (agent and leg.agent == agent) or (extension and leg.extension == extension):
+                return leg
+        return None
+
+    def _call_answered(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        call_id = str(_need(event, "call_id"))
+        agent = event.get("agent")
+        queue = event.get("queue")
+        wait = number(event.get("wait_s"))
+        leg = self._answering_leg(session, pbx, call_id, event)
+        if leg is not None and leg.answered_at is None:
+            leg.answered_at = ts
+        row = self._call(session, pbx, call_id, ts)
+        with self._changing(session, row):
+            if row.answered_at is None:
+                row.answered_at = ts
+                row.agent = agent
+                row.department = self._department(agent)
+                row.queue = row.queue or queue
+                row.wait_s = wait if wait is not None else max(0.0, ts - row.started_at)
+                row.ring_s = max(0.0, ts - leg.ring_at) if leg is not None else None
+            self._link(row, event)
+        if queue:
+            stay = self._stay(session, pbx, call_id, str(queue), ts)
+            if stay is not None:
+                queue_call.answered(stay, ts, agent, wait)
+                stay.department = self._department(agent)
+
+    def _call_hold(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        call_id = str(_need(event, "call_id"))
+        on_hold = event["type"] == "call.hold"
+        row = self._find_call(session, pbx, call_id)
+        if row is not None and row.answered_at is not None and row.ended_at is None:
+            if row.hold_mark is None or ts > row.hold_mark:
+                row.hold_mark = ts
+                if on_hold and row.hold_since is None:
+                    row.hold_since = ts
+                elif not on_hold and row.hold_since is not None:
+                    row.hold_s += max(0.0, ts - row.hold_since)
+                    row.hold_since = None
+        for stay in self._queue_stays(session, pbx, call_id):
+            (queue_call.hold if on_hold else queue_call.unhold)(stay, ts)
+
+    def _call_transferred(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        for stay in self._queue_stays(session, pbx, str(_need(event, "call_id"))):
+            queue_call.talk_ended(stay, ts)
+
+    def _call_hangup(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        call_id = str(_need(event, "call_id"))
+        cause = event.get("cause")
+        channel = event.get("channel")
+        if channel:
+            leg = self._leg(session, pbx, call_id, str(channel))
+            if leg is not None and leg.ended_at is None:
+                leg.ended_at = ts
+                leg.hangup_cause = int(str(cause)) if str(cause or "").isdigit() else None
+        row = self._call(session, pbx, call_id, ts)
+        with self._changing(session, row):
+            if row.hangup_cause is None and str(cause or "").isdigit():
+                row.hangup_cause = int(str(cause))
+                row.hangup_cause_text = str(event.get("cause_text") or "")
+                row.hangup_by = str(event.get("hangup_by") or "")
+
+    def _call_ended(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        call_id = str(_need(event, "call_id"))
+        row = self._call(session, pbx, call_id, ts)
+        with self._changing(session, row):
+            if row.ended_at is None:
+                if row.hold_since is not None:
+                    row.hold_s += max(0.0, ts - row.hold_since)
+                    row.hold_since = None
+                row.ended_at = ts
+                duration = number(event.get("duration_s"))
+                row.duration_s = duration if duration is not None else max(0.0, ts - row.started_at)
+                if row.answered_at is not None:
+                    # Answer to end, less hold: the same rule as a queue stay's talk, so that
+                    # AHT = talk + hold + wrap-up counts hold once whichever way the hold was done.
+                    row.talk_s = max(0.0, ts - row.answered_at - row.hold_s)
+                else:
+                    row.talk_s = number(event.get("talk_s")) or 0.0 if event.get("answered") else 0.0
+                wait = number(event.get("wait_s"))
+                if row.wait_s is None and wait is not None:
+                    row.wait_s = wait
+                row.disposition = str(event.get("disposition") or ("answered" if row.answered_at else "abandoned"))
+            self._link(row, event)
+        for stay in self._queue_stays(session, pbx, call_id):
+            if stay.outcome == Outcome.WAITING:
+                # The call ended while waiting with no queue event: the caller left.
+                queue_call.abandoned(stay, ts)
+            queue_call.talk_ended(stay, ts)
+
+    def _recording(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        row = self._call(session, pbx, str(_need(event, "call_id")), ts)
+        if row.recording_id is None and event.get("recording_id"):
+            row.recording_id = str(event["recording_id"])
+
+    def _screen_pop(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        customer = event.get("customer")
+        if isinstance(customer, dict) and isinstance(customer.get("id"), int):
+            row = self._call(session, pbx, str(_need(event, "call_id")), ts)
+            self._link(row, {"customer_id": customer["id"]})
+
+    # --- queues ----------------------------------------------------------------------------------
+
+    def _queue_joined(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        call_id = str(_need(event, "call_id"))
+        queue = str(_need(event, "queue"))
+        stays = self._queue_stays(session, pbx, call_id)
+        if any(s.queue == queue and s.joined_at == ts for s in stays):
+            return
+        for stay in stays:
+            if stay.joined_at < ts:
+                queue_call.talk_ended(stay, ts)  # moved on to another queue
+        position = event.get("position")
+        stays.append(
+            QueueCallRow(
+                pbx=pbx,
+                call_id=call_id,
+                queue=queue,
+                joined_at=ts,
+                hour=hour_of(ts),
+                position=int(position) if isinstance(position, int) else None,
+                outcome=Outcome.WAITING.value,
+                hold_s=0.0,
+                wrapup_s=0.0,
+            )
+        )
+        stays.sort(key=lambda s: s.joined_at)
+        session.add_all(stays)
+        row = self._call(session, pbx, call_id, ts)
+        if row.queue is None:
+            with self._changing(session, row):
+                row.queue = queue
+
+    def _queue_left(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        call_id = str(_need(event, "call_id"))
+        stay = self._stay(session, pbx, call_id, str(_need(event, "queue")), ts)
+        if stay is None:
+            return
+        wait = number(event.get("wait_s"))
+        reason = str(event.get("reason") or "")
+        if event["type"] == "queue.abandoned":
+            queue_call.abandoned(stay, ts, wait, reason)
+        elif reason.lower() in queue_call.OVERFLOW_REASONS or not reason:
+            queue_call.left(stay, ts, wait)
+
+    # --- agents ----------------------------------------------------------------------------------
+
+    def _agent_state(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        agent = str(_need(event, "agent"))
+        state = AgentState(str(_need(event, "state")))
+        same = select(AgentStateRow.id).where(
+            AgentStateRow.pbx == pbx, AgentStateRow.agent == agent, AgentStateRow.started_at == ts
+        )
+        if session.scalar(same) is not None:
+            return
+        latest = session.scalars(
+            select(AgentStateRow)
+            .where(AgentStateRow.pbx == pbx, AgentStateRow.agent == agent)
+            .order_by(AgentStateRow.started_at.desc())
+            .limit(1)
+        ).first()
+        reason = str(event.get("reason") or "")
+        if latest is not None and latest.started_at > ts:
+            # An older change arriving late: log it, closed where the newer one began.
+            self._insert_state(session, event, pbx, agent, state, reason, ts, end=latest.started_at)
+            return
+        if latest is not None and latest.state == state.value and latest.reason == reason:
+            return  # not a change
+        if latest is not None and latest.is_open:
+            latest.ended_at, latest.duration_s, latest.is_open = ts, max(0.0, ts - latest.started_at), False
+            if latest.state == AgentState.WRAP_UP.value:
+                self._attribute_wrapup(session, pbx, agent, latest.started_at, latest.duration_s)
+        self._insert_state(session, event, pbx, agent, state, reason, ts, end=None)
+
+    def _insert_state(
+        self,
+        session: Session,
+        event: dict[str, Any],
+        pbx: str,
+        agent: str,
+        state: AgentState,
+        reason: str,
+        ts: float,
+        end: float | None,
+    ) -> None:
+        session.add(
+            AgentStateRow(
+                pbx=pbx,
+                agent=agent,
+                extension=str(event.get("extension") or ""),
+                department=self._department(agent),
+                state=state.value,
+                reason=reason,
+                queues=",".join(str(q) for q in event.get("queues") or ())[:400],
+                started_at=ts,
+                hour=hour_of(ts),
+                ended_at=end,
+                duration_s=None if end is None else max(0.0, end - ts),
+                is_open=end is None,
+            )
+        )
+
+    def _attribute_wrapup(self, session: Session, pbx: str, agent: str, since: float, seconds: float) -> None:
+        """Wrap-up belongs to the agent's last call answered before the wrap-up began."""
+        stay = session.scalars(
+            select(QueueCallRow)
+            .where(QueueCallRow.pbx == pbx, QueueCallRow.agent == agent, QueueCallRow.answered_at <= since)
+            .order_by(QueueCallRow.answered_at.desc())
+            .limit(1)
+        ).first()
+        call = session.scalars(
+            select(CallRow)
+            .where(CallRow.pbx == pbx, CallRow.agent == agent, CallRow.answered_at <= since)
+            .order_by(CallRow.answered_at.desc())
+            .limit(1)
+            .with_for_update()
+        ).first()
+        if stay is not None:
+            queue_call.add_wrapup(stay, seconds)
+        if call is not None:
+            with self._changing(session, call):
+                call.wrapup_s = (call.wrapup_s or 0.0) + seconds
+
+    # --- IVR and surveys -------------------------------------------------------------------------
+
+    def _ivr_step(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        call_id = str(_need(event, "call_id"))
+        node = str(_need(event, "node"))
+        steps = session.scalars(
+            select(IvrStepRow).where(IvrStepRow.pbx == pbx, IvrStepRow.call_id == call_id).order_by(IvrStepRow.at)
+        ).all()
+        if any(s.at == ts and s.node == node for s in steps):
+            return
+        before = [s for s in steps if s.at <= ts]
+        after = [s for s in steps if s.at > ts]
+        if before:
+            before[-1].dwell_s = ts - before[-1].at
+        session.add(
+            IvrStepRow(
+                pbx=pbx,
+                call_id=call_id,
+                flow=str(event.get("flow") or ""),
+                node=node,
+                input=str(event.get("input") or "")[:60],
+                result=str(event.get("result") or "")[:60],
+                at=ts,
+                hour=hour_of(ts),
+                dwell_s=(after[0].at - ts) if after else None,
+            )
+        )
+
+    def _survey(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        call_id = str(_need(event, "call_id"))
+        agent = str(event.get("agent") or "")
+        exists = session.scalars(
+            select(SurveyRow).where(SurveyRow.pbx == pbx, SurveyRow.call_id == call_id, SurveyRow.agent == agent)
+        ).first()
+        if exists is not None:
+            return
+        call = self._find_call(session, pbx, call_id)
+        session.add(
+            SurveyRow(
+                pbx=pbx,
+                call_id=call_id,
+                agent=agent,
+                department=self._department(agent),
+                queue=call.queue if call is not None else None,
+                score=int(_need(event, "score")),
+                scale=int(event.get("scale") or 5),
+                at=ts,
+                hour=hour_of(ts),
+            )
+        )
+
+
+def link_call(
+    session: Session,
+    pbx: str,
+    call_id: str,
+    *,
+    customer_id: int | None = None,
+    ticket_id: int | None = None,
+    order_id: int | None = None,
+) -> bool:
+    """Link a call to CRM rows (only links not yet set); False when the call is unknown."""
+    row = session.scalars(select(CallRow).where(CallRow.pbx == pbx, CallRow.call_id == call_id)).first()
+    if row is None:
+        return False
+    for name, value in (("customer_id", customer_id), ("ticket_id", ticket_id), ("order_id", order_id)):
+        if value is not None and getattr(row, name) is None:
+            setattr(row, name, value)
+    return True

@@ -1,0 +1,132 @@
+"""The live board: queue.stats shape, coalescing, one update per change, day roll-over, agent grid."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from stats.kpi import KpiSettings
+from stats.live import LiveBoard
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "stats"))
+from stats_events import EventLog
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC).timestamp()
+
+
+def board(**kw: object) -> LiveBoard:
+    return LiveBoard(KpiSettings(), ["support", "sales"], tz="UTC", **kw)  # type: ignore[arg-type]
+
+
+def test_queue_stats_has_the_bus_shape() -> None:
+    b = board(min_interval_s=0)
+    log = EventLog()
+    log.agent(T0, "a1", "available", queues=["support"])
+    log.join(T0 + 1, "c1", "support")
+    out = []
+    for event in log.ordered():
+        out += b.apply(event, now=T0 + 5)
+    assert [e["queue"] for e in out] == ["support", "support"]  # one update per change
+    stats = out[-1]
+    assert stats["type"] == "queue.stats" and stats["pbx"] == "pbx1" and stats["ts"].endswith("Z")
+    assert stats["waiting"] == 1 and stats["longest_wait_s"] == 4.0
+    assert stats["agents"] == {
+        "available": 1,
+        "on_call": 0,
+        "paused": 0,
+        "ringing": 0,
+        "wrap_up": 0,
+        "logged_in": 1,
+    }
+    assert set(stats["today"]) == {
+        "offered",
+        "answered",
+        "abandoned",
+        "sl_pct",
+        "asa_s",
+        "aht_s",
+        "abandon_pct",
+    }
+    assert stats["today"]["offered"] == 1 and stats["today"]["sl_pct"] == 0.0
+
+
+def test_updates_are_coalesced_per_queue_and_flushed_later() -> None:
+    b = board(min_interval_s=0.5)
+    log = EventLog()
+    for n in range(5):
+        log.join(T0 + n * 0.01, f"c{n}", "support")
+    events = log.ordered()
+    sent = [b.apply(e, now=T0 + n * 0.01) for n, e in enumerate(events)]
+    assert [len(s) for s in sent] == [1, 0, 0, 0, 0]  # the first goes out, the rest are held back
+    assert b.flush(T0 + 0.2) == []  # still within the interval
+    held = b.flush(T0 + 0.6)
+    assert len(held) == 1 and held[0]["waiting"] == 5 and held[0]["today"]["offered"] == 5
+    assert b.flush(T0 + 2) == []  # nothing changed since
+
+
+def test_no_update_when_numbers_did_not_change() -> None:
+    b = board(min_interval_s=0)
+    log = EventLog()
+    log.agent(T0, "a1", "available", queues=["support"])
+    log.agent(T0 + 1, "a1", "available", queues=["support"])  # the same state again
+    first, second = (b.apply(e, now=T0 + 2) for e in log.ordered())
+    assert len(first) == 1 and second == []
+
+
+def test_replayed_seq_is_ignored() -> None:
+    b = board(min_interval_s=0)
+    log = EventLog()
+    log.join(T0, "c1", "support")
+    log.join(T0 + 1, "c2", "support")
+    events = log.ordered()
+    for event in events + events:
+        b.apply(event, now=T0 + 2)
+    assert b.queue_counts("support").offered == 2
+
+
+def test_day_rolls_over_at_local_midnight() -> None:
+    b = LiveBoard(KpiSettings(), ["support"], tz="Asia/Shanghai", min_interval_s=0)
+    log = EventLog()
+    late = datetime(2026, 11, 20, 15, 59, tzinfo=UTC).timestamp()  # 23:59 in Shanghai
+    log.join(late, "c1", "support")
+    log.abandon(late + 30, "c1", "support", 30)
+    log.join(late + 120, "c2", "support")  # 00:01 the next day
+    events = log.ordered()
+    b.apply(events[0], now=late)
+    assert b.queue_counts("support").offered == 1
+    for event in events[1:]:
+        b.apply(event, now=datetime.fromisoformat(event["ts"].replace("Z", "+00:00")).timestamp())
+    counts = b.queue_counts("support")
+    assert (counts.offered, counts.abandoned, counts.waiting) == (1, 0, 1)
+
+
+def test_agent_grid_follows_calls() -> None:
+    b = board(agent_names={"a1": "张三"})
+    log = EventLog()
+    log.agent(T0, "a1", "available", queues=["support"])
+    log.join(T0 + 1, "c1", "support")
+    log.agent(T0 + 2, "a1", "ringing", queues=["support"])
+    log.agent(T0 + 4, "a1", "on_call", queues=["support"])
+    log.answer(T0 + 4, "c1", "a1", "support", 3, caller="13800138000")
+    for event in log.ordered():
+        b.apply(event, now=T0 + 5)
+    row = b.agent_grid(T0 + 10)[0]
+    assert row["name"] == "张三" and row["extension"] == "1"
+    assert (row["state"], row["calls_today"], row["current_caller"], row["time_in_state_s"]) == (
+        "on_call",
+        1,
+        "13800138000",
+        6.0,
+    )
+    log = EventLog(first_seq=100)
+    log.end(T0 + 64, "c1", T0, T0 + 4, "answered")
+    log.agent(T0 + 64, "a1", "wrap_up", "", ["support"])
+    for event in log.ordered():
+        b.apply(event, now=T0 + 65)
+    row = b.agent_grid(T0 + 70)[0]
+    assert (row["state"], row["current_caller"]) == ("wrap_up", "")
+    snap = b.snapshot(T0 + 70)
+    support = next(q for q in snap["queues"] if q["queue"] == "support")
+    assert support["agents"]["wrap_up"] == 1 and support["today"]["answered"] == 1
+    assert snap["settings"] == {"sl_threshold_s": 20, "short_abandon_s": 5}
