@@ -1,0 +1,75 @@
+"""The desk's pages: ``/`` and ``/desk`` (logged in), ``/login``, ``/static/*`` and ``/vendor/*``.
+
+Pages are plain HTML and ES modules; they hold no data. Everything they show comes from the JSON API
+and the websocket, which check the session themselves; ``/desk`` also sends a visitor without a session
+to the login page before any script runs.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from agent_desk.deps import authenticate_request, get_session
+from agent_desk.pages import NODE_MODULES, STATIC_DIR, BundleError, safe_path, vendor_bundle, vendor_path
+
+router = APIRouter(include_in_schema=False)
+
+# Pages change with a release, not per user: let browsers revalidate instead of caching blindly.
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC_DIR / name, media_type="text/html; charset=utf-8", headers=NO_CACHE)
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+@router.get("/")
+def home(request: Request, session: Session = Depends(get_session)) -> Response:
+    if authenticate_request(request, session) is None:
+        return _login_redirect(request)
+    return RedirectResponse("/desk", status_code=303)
+
+
+@router.get("/login")
+def login_page() -> FileResponse:
+    return _page("login.html")
+
+
+@router.get("/desk")
+def desk_page(request: Request, session: Session = Depends(get_session)) -> Response:
+    if authenticate_request(request, session) is None:
+        return _login_redirect(request)
+    return _page("desk.html")
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204)
+
+
+@router.get("/static/{path:path}")
+def static_file(path: str) -> FileResponse:
+    found = safe_path(STATIC_DIR, path)
+    if found is None:
+        raise HTTPException(404, "Not found")
+    return FileResponse(found, headers=NO_CACHE)
+
+
+@router.get("/vendor/{path:path}")
+def vendor_file(path: str) -> Response:
+    """Browser libraries installed by npm (``make``): a file of an allowed package, or a bundle."""
+    try:
+        bundle = vendor_bundle(NODE_MODULES, path)
+    except BundleError as exc:
+        raise HTTPException(503, str(exc)) from exc
+    if bundle is not None:
+        return Response(bundle, media_type="text/javascript; charset=utf-8", headers=NO_CACHE)
+    found = vendor_path(NODE_MODULES, path)
+    if found is None:
+        raise HTTPException(404, "Not found")
+    return FileResponse(found, headers=NO_CACHE)

@@ -1,0 +1,238 @@
+"""Screen-pop: when an agent's extension rings, tell that agent who is calling.
+
+``PopContext`` (pure) remembers, per call, what the pop needs besides the CRM record: the IVR steps the
+caller went through, when the call started and joined its queue, which agents already got a pop.
+``ScreenPopService`` (asyncio shell) reads the bus, looks the caller up once per call (a blocking lookup
+runs in a worker thread so the event loop never waits on the database) and publishes ``screen.pop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+LookupFn = Callable[[str], Any]
+PublishFn = Callable[[Event], Awaitable[Any]]
+
+WATCHED_TYPES = ("call.new", "queue.joined", "ivr.step", "call.ringing", "call.ended")
+LOOKUP_FIELDS = ("customer", "contact", "candidates", "open_tickets", "recent_orders", "recent_calls")
+
+
+def parse_ts(value: Any) -> float | None:
+    """Epoch seconds of an ISO-8601 event time (``...Z`` accepted); None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def lookup_fields(result: Any) -> dict[str, Any]:
+    """The pop's CRM part from a ``LookupResult`` (dataclass or dict); an empty card when there is none."""
+    fields: dict[str, Any] = {}
+    for name in LOOKUP_FIELDS:
+        value = result.get(name) if isinstance(result, dict) else getattr(result, name, None)
+        if value is None and name not in ("customer", "contact"):
+            value = []
+        fields[name] = value
+    return fields
+
+
+@dataclass(slots=True)
+class CallFacts:
+    started: float | None = None
+    queued: float | None = None
+    queue: str | None = None
+    ivr_path: list[dict[str, Any]] = field(default_factory=list)
+    popped: set[str] = field(default_factory=set)
+
+
+class PopContext:
+    """Pure per-call memory for the pops, bounded to ``max_calls`` live calls."""
+
+    def __init__(self, max_calls: int = 20_000, max_ivr_steps: int = 50) -> None:
+        self._calls: OrderedDict[str, CallFacts] = OrderedDict()
+        self.max_calls = max_calls
+        self.max_ivr_steps = max_ivr_steps
+
+    def facts(self, call_id: str) -> CallFacts:
+        facts = self._calls.get(call_id)
+        if facts is None:
+            facts = self._calls[call_id] = CallFacts()
+            while len(self._calls) > self.max_calls:
+                self._calls.popitem(last=False)
+        return facts
+
+    def observe(self, event: Event) -> None:
+        """Take note of a non-ringing event (call start, queue join, IVR step, end)."""
+        call_id = event.get("call_id")
+        if not isinstance(call_id, str) or not call_id:
+            return
+        kind = event.get("type")
+        if kind == "call.ended":
+            self._calls.pop(call_id, None)
+            return
+        facts = self.facts(call_id)
+        if kind == "call.new":
+            facts.started = facts.started or parse_ts(event.get("ts"))
+        elif kind == "queue.joined":
+            facts.queue = event.get("queue") or facts.queue
+            joined = parse_ts(event.get("ts"))
+            if joined is not None and facts.queued is None:
+                facts.queued = joined - float(event.get("wait_s") or 0)
+        elif kind == "ivr.step" and len(facts.ivr_path) < self.max_ivr_steps:
+            facts.ivr_path.append({k: event.get(k) for k in ("flow", "node", "input", "result")})
+
+    def claim_pop(self, event: Event) -> str | None:
+        """The agent to pop for a ``call.ringing``, or None (no agent, or this agent already has it)."""
+        agent = event.get("agent")
+        call_id = event.get("call_id")
+        if not agent or not isinstance(call_id, str):
+            return None
+        facts = self.facts(call_id)
+        if agent in facts.popped:
+            return None
+        facts.popped.add(str(agent))
+        return str(agent)
+
+    def pop_for(self, event: Event, agent: str, crm: dict[str, Any]) -> Event:
+        """The ``screen.pop`` event for one ringing agent."""
+        call_id = event["call_id"]
+        facts = self.facts(call_id)
+        rang = parse_ts(event.get("ts"))
+        since = facts.queued if facts.queued is not None else facts.started
+        wait_s = round(max(0.0, rang - since), 1) if rang is not None and since is not None else None
+        caller = event.get("caller")
+        caller = caller if isinstance(caller, dict) else {}
+        pop: Event = {
+            "type": "screen.pop",
+            "ts": event.get("ts"),
+            "pbx": event.get("pbx"),
+            "call_id": call_id,
+            "agent": agent,
+            "channel": event.get("channel"),
+            "caller": caller,
+            "queue": event.get("queue") or facts.queue,
+            "wait_s": wait_s,
+            "ivr_path": list(facts.ivr_path),
+        }
+        pop.update(crm)
+        return pop
+
+
+class ScreenPopService:
+    """Publishes ``screen.pop`` for every ``call.ringing`` that names an agent.
+
+    ``lookup_fn(number)`` returns a ``LookupResult`` (or a dict with its fields); it may be a plain
+    function (run in a worker thread) or a coroutine function. A lookup is made once per call and shared
+    by every agent the call rings (ring-all queues).
+    """
+
+    def __init__(self, lookup_fn: LookupFn, publish: PublishFn, *, cache_calls: int = 2_000) -> None:
+        self.lookup_fn = lookup_fn
+        self.publish = publish
+        self.context = PopContext()
+        self._is_async = inspect.iscoroutinefunction(lookup_fn)
+        self._lookups: OrderedDict[str, asyncio.Future[dict[str, Any]]] = OrderedDict()
+        self._cache_calls = cache_calls
+        self._task: asyncio.Task[None] | None = None
+        self._subscription: Any = None
+        self._pending: set[asyncio.Task[None]] = set()
+        self.published = 0
+        self.failed_lookups = 0
+
+    async def start(self, bus: Any) -> None:
+        self._subscription = bus.subscribe(WATCHED_TYPES)
+        self._task = asyncio.get_running_loop().create_task(self._consume(), name="screen-pop")
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in list(self._pending):
+            task.cancel()
+
+    async def _consume(self) -> None:
+        async for event in self._subscription:
+            try:
+                self.handle_nowait(event)
+            except Exception:
+                log.exception("screen-pop could not handle %r", event.get("type"))
+
+    def handle_nowait(self, event: Event) -> asyncio.Task[None] | None:
+        """Note the event; for a ringing agent start the pop in its own task (a slow lookup blocks no one)."""
+        if event.get("type") != "call.ringing":
+            if event.get("type") == "call.ended":
+                self._lookups.pop(str(event.get("call_id")), None)
+            self.context.observe(event)
+            return None
+        agent = self.context.claim_pop(event)
+        if agent is None:
+            return None
+        task = asyncio.get_running_loop().create_task(self._pop(event, agent))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return task
+
+    async def handle(self, event: Event) -> None:
+        """Handle one event and wait for its pop, if any, to be published."""
+        task = self.handle_nowait(event)
+        if task is not None:
+            await task
+
+    async def _pop(self, event: Event, agent: str) -> None:
+        crm = await self._crm_for(event)
+        await self.publish(self.context.pop_for(event, agent, crm))
+        self.published += 1
+
+    async def _crm_for(self, event: Event) -> dict[str, Any]:
+        call_id = event["call_id"]
+        future = self._lookups.get(call_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._lookups[call_id] = future
+            while len(self._lookups) > self._cache_calls:
+                self._lookups.popitem(last=False)
+            caller = event.get("caller")
+            caller = caller if isinstance(caller, dict) else {}
+            future.set_result(await self._lookup(str(caller.get("number") or "")))
+        return await future
+
+    async def _lookup(self, number: str) -> dict[str, Any]:
+        if not number:
+            return lookup_fields({})
+        try:
+            if self._is_async:
+                result = await self.lookup_fn(number)
+            else:
+                result = await asyncio.to_thread(self.lookup_fn, number)
+        except Exception:  # the agent still gets the pop with the number, as an unknown caller
+            self.failed_lookups += 1
+            log.exception("caller lookup failed for %s", number)
+            result = {}
+        return lookup_fields(result)
+
+
+def crm_lookup(sessionmaker: Any, region: str = "CN") -> Callable[[str], Any]:
+    """A blocking ``lookup_fn`` over the CRM database, one short session per lookup."""
+    from crm_core.lookup import lookup
+
+    def run(number: str) -> Any:
+        with sessionmaker() as session:
+            return lookup(session, number, region)
+
+    return run
