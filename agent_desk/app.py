@@ -6,6 +6,7 @@ Routers are found, not listed: every module in ``agent_desk.api`` that defines `
 
 from __future__ import annotations
 
+import gc
 import importlib
 import pkgutil
 from collections.abc import AsyncIterator
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None, runtime: Any = None) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             await runtime.start()
+        # Start-up objects live for the whole process: keep them out of the collector's full passes,
+        # which otherwise stall the event loop (and every screen-pop) for hundreds of milliseconds.
+        gc.freeze()
         try:
             yield
         finally:

@@ -22,7 +22,10 @@ def _serve(settings: Settings, demo: bool) -> None:
 
     runtime = build_runtime(settings, demo=demo)
     app = create_app(settings, runtime)
-    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_level="info")
+    # per-message compression halves fan-out capacity; desk frames are small JSON
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port, log_level="info", ws_per_message_deflate=False
+    )
     asyncio.run(uvicorn.Server(config).serve())
 
 

@@ -1,4 +1,4 @@
-"""Live monitoring (系统监控) and the wallboard and report pages.
+"""Live monitoring (系统监控) and the wallboard's data.
 
 ``/api/monitor/wallboard`` is the wallboard's first paint (the live board's snapshot); after it, the
 page follows ``queue.stats`` and ``agent.state`` on the websocket. ``/api/monitor/live`` shows channels,
@@ -14,13 +14,11 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from agent_desk.api.stats import agent_names, kpi_settings
-from agent_desk.deps import authenticate_request, get_session, require
-from agent_desk.pages import STATIC_DIR
+from agent_desk.deps import get_session, require
 from config import Settings
 from stats.live import LiveBoard
 
@@ -37,22 +35,6 @@ def _settings(request: Request) -> Settings:
 
 def _runtime(request: Request) -> Any:
     return getattr(request.app.state, "runtime", None)
-
-
-def _page(request: Request, session: Session, name: str) -> Response:
-    if authenticate_request(request, session) is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return FileResponse(STATIC_DIR / name, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
-
-
-@router.get("/wallboard", include_in_schema=False)
-def wallboard_page(request: Request, session: DbSession) -> Response:
-    return _page(request, session, "wallboard.html")
-
-
-@router.get("/reports", include_in_schema=False)
-def reports_page(request: Request, session: DbSession) -> Response:
-    return _page(request, session, "reports.html")
 
 
 def _board(request: Request) -> LiveBoard:

@@ -1,4 +1,4 @@
-"""The desk's pages: ``/`` and ``/desk`` (logged in), ``/login``, ``/static/*`` and ``/vendor/*``.
+"""The pages: ``/``, the logged-in pages of ``LOGGED_IN_PAGES``, ``/login``, ``/static/*`` and ``/vendor/*``.
 
 Pages are plain HTML and ES modules; they hold no data. Everything they show comes from the JSON API
 and the websocket, which check the session themselves; ``/desk`` also sends a visitor without a session
@@ -6,6 +6,8 @@ to the login page before any script runs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -40,11 +42,32 @@ def login_page() -> FileResponse:
     return _page("login.html")
 
 
-@router.get("/desk")
-def desk_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    if authenticate_request(request, session) is None:
-        return _login_redirect(request)
-    return _page("desk.html")
+# Pages behind a login: address -> file in static/. A visitor without a session goes to the login page
+# before any script runs; what each page may show is checked again by the API it calls.
+LOGGED_IN_PAGES = {
+    "/desk": "desk.html",
+    "/wallboard": "wallboard.html",
+    "/reports": "reports.html",
+    "/recordings": "recordings.html",
+    "/crm": "crm.html",
+    "/voicemail": "voicemail.html",
+    "/admin/ivr": "ivr-admin.html",
+    "/admin/calendar": "calendar.html",
+}
+
+
+def _logged_in_page(name: str) -> Callable[..., Response]:
+    def page(request: Request, session: Session = Depends(get_session)) -> Response:
+        if authenticate_request(request, session) is None:
+            return _login_redirect(request)
+        return _page(name)
+
+    page.__name__ = f"page_{name.split('.')[0].replace('-', '_')}"
+    return page
+
+
+for _address, _name in LOGGED_IN_PAGES.items():
+    router.add_api_route(_address, _logged_in_page(_name), methods=["GET"])
 
 
 @router.get("/favicon.ico")

@@ -80,9 +80,9 @@ export function guarded(action) {
 
 // (page id as in <body data-page>, address, label)
 const PAGES = [
-  ['flows', '/static/ivr-admin.html', 'ivr.nav.flows'],
-  ['calendar', '/static/calendar.html', 'ivr.nav.calendar'],
-  ['voicemail', '/static/voicemail.html', 'ivr.nav.voicemail'],
+  ['flows', '/admin/ivr', 'ivr.nav.flows'],
+  ['calendar', '/admin/calendar', 'ivr.nav.calendar'],
+  ['voicemail', '/voicemail', 'ivr.nav.voicemail'],
   ['desk', '/desk', 'ivr.nav.desk'],
 ];
 
