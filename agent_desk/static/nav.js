@@ -1,0 +1,39 @@
+// <cc-nav>: links to the product's pages, the ones the logged-in user's roles may open.
+// Page access is enforced again by every API; this only hides links that would lead to a refusal.
+import { get } from '/static/api.js';
+import { h, fill } from '/static/dom.js';
+import { t, loadNamespace, applyI18n } from '/static/i18n.js';
+
+// (address, label key, roles that see it; empty = everyone logged in)
+export const PAGES = [
+  ['/desk', 'nav.desk', []],
+  ['/crm', 'nav.crm', []],
+  ['/recordings', 'nav.recordings', []],
+  ['/wallboard', 'nav.wallboard', ['admin', 'supervisor']],
+  ['/reports', 'nav.reports', ['admin', 'supervisor', 'quality']],
+  ['/voicemail', 'nav.voicemail', ['admin', 'supervisor']],
+  ['/admin/ivr', 'nav.ivr', ['admin']],
+  ['/admin/calendar', 'nav.calendar', ['admin']],
+];
+
+export function visiblePages(roles) {
+  const mine = new Set(roles || []);
+  return PAGES.filter(([, , allowed]) => allowed.length === 0 || allowed.some((r) => mine.has(r)));
+}
+
+class CcNav extends HTMLElement {
+  async connectedCallback() {
+    await loadNamespace('common');
+    let roles = [];
+    try {
+      roles = (await get('/api/auth/me')).roles;
+    } catch (_) { /* not logged in: the page itself sends the visitor to the login page */ }
+    const here = window.location.pathname;
+    fill(this, ...visiblePages(roles).map(([href, key]) => h('a', {
+      href, 'data-i18n': key, class: 'cc-nav-link', 'aria-current': href === here ? 'page' : null,
+    }, t(key))));
+    applyI18n(this);
+  }
+}
+
+if (!customElements.get('cc-nav')) customElements.define('cc-nav', CcNav);
