@@ -8,7 +8,7 @@ export class ApiError extends Error {
   }
 }
 
-function csrfToken() {
+export function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)cc_csrf=([^;]+)/);
   if (match) return decodeURIComponent(match[1]);
   try { return sessionStorage.getItem('cc.csrf') || ''; } catch (_) { return ''; }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -54,13 +55,14 @@ def test_known_caller_pops_with_the_customer_card_as_text(live: LiveDesk, desk_p
     assert desk_page.locator("#pop img").count() == 0  # the name is text, not markup
     expect(desk_page.locator("#pop-queue")).to_have_text("support")
     expect(desk_page.locator("#call-state")).to_have_attribute("data-state", "talking", timeout=WAIT_MS)
-    # The documentation shot is taken in English: the test machine may have no CJK font.
     desk_page.select_option("#lang-switch", "en")
     expect(desk_page.locator("#pop-empty")).to_have_text("No incoming call")
-    DOCS.mkdir(exist_ok=True)
-    desk_page.screenshot(path=str(DOCS / "desk.png"), full_page=True)
     desk_page.select_option("#lang-switch", "zh-CN")
     expect(desk_page.locator("#pop-empty")).to_have_text("暂无来电")
+    # The documentation shot is rewritten only on request (CC_SCREENSHOTS=1), not by every CI run.
+    if os.environ.get("CC_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        desk_page.screenshot(path=str(DOCS / "desk.png"), full_page=True)
     hang_up(desk_page, live)
 
 
