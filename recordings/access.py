@@ -101,6 +101,17 @@ def listener_for(session: Session, user: Any, role_scopes: Mapping[str, str]) ->
     )
 
 
+def may_hear_mailbox(user: Any, mailbox: str, role_scopes: Mapping[str, str]) -> bool:
+    """Voicemail: a user with ``voicemail.read`` hears his own mailbox (user name, agent number or
+    extension); other mailboxes need supervisor monitoring, or a role whose recording scope is ``all``."""
+    own = {str(v) for v in (user.username, getattr(user, "agent_number", None), getattr(user, "extension", None)) if v}
+    if mailbox in own and user.has_permission("voicemail", "read"):
+        return True
+    if user.has_permission("supervisor", "monitor"):
+        return True
+    return scope_of_roles(_role_names(user), role_scopes) is RecordingScope.ALL
+
+
 def is_own(listener: Listener, recording: OwnedRecording) -> bool:
     if recording.agent_user_id is not None:
         return recording.agent_user_id == listener.user_id

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass
 class FakeUser:
     allowed: set[tuple[str, str]] = field(default_factory=set)
+    username: str = "admin"
+    roles: list[str] = field(default_factory=list)
 
     def has_permission(self, resource: str, action: str) -> bool:
         return (resource, action) in self.allowed
@@ -51,7 +53,16 @@ class Api:
     voicemail: Path
 
 
-ADMIN = {("ivr", "read"), ("ivr", "update"), ("voicemail", "read")}
+ADMIN = {("ivr", "read"), ("ivr", "update"), ("voicemail", "read"), ("supervisor", "monitor")}
+
+
+def test_an_agent_lists_only_his_own_mailbox(api: Api) -> None:
+    for box in ("1001", "1002"):
+        (api.voicemail / "default" / box / "INBOX").mkdir(parents=True)
+    api.user.allowed, api.user.username = {("voicemail", "read")}, "1001"  # an agent, not an administrator
+    assert api.client.get("/api/ivr/voicemail").json() == ["1001@default"]
+    assert api.client.get("/api/ivr/voicemail/1002@default").status_code == 403
+    assert api.client.get("/api/ivr/voicemail/1001@default").json() == []
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from ivr.calendar import CalendarError, CalendarFile, calendar_from_dict
 from ivr.flow import FlowLibrary, FlowNotFound, FlowValidationError, parse_flow
 from ivr.tree import flow_tree, render_tree
 from ivr.voicemail import VoicemailIndex, VoicemailNameError
+from recordings.access import may_hear_mailbox
 
 router = APIRouter(prefix="/api/ivr", tags=["ivr"])
 
@@ -166,7 +167,10 @@ def put_calendar(body: dict[str, Any], request: Request, user: IvrEditor) -> dic
 
 @router.get("/voicemail")
 def list_mailboxes(request: Request, user: VoicemailReader) -> list[str]:
-    return VoicemailIndex(_settings(request).voicemail_dir).mailboxes()
+    """The mailboxes this user may open."""
+    scopes = _settings(request).recordings_role_scopes
+    mailboxes = VoicemailIndex(_settings(request).voicemail_dir).mailboxes()
+    return [m for m in mailboxes if may_hear_mailbox(user, m.split("@", 1)[0], scopes)]
 
 
 @router.get("/voicemail/{mailbox}")
@@ -175,6 +179,8 @@ async def list_voicemail(
 ) -> list[dict[str, Any]]:
     """Messages of one mailbox, newest first, each with the customer its caller number belongs to."""
     folders = ("INBOX", "Old") if folder == "all" else (folder,)
+    if not may_hear_mailbox(user, mailbox.split("@", 1)[0], _settings(request).recordings_role_scopes):
+        raise HTTPException(403, "无权查看此语音信箱 / you may not open this mailbox")
     try:
         messages = VoicemailIndex(_settings(request).voicemail_dir).scan(mailbox, folders)
     except VoicemailNameError as exc:

@@ -17,9 +17,9 @@ from agent_desk.deps import csrf_protect, current_user, get_session
 from config import Settings
 from crm_core import audit
 from recordings import playback
-from recordings.access import RecordingScope, listener_for
+from recordings.access import may_hear_mailbox
 from recordings.transcode import recordings_cache_dir
-from recordings.voicemail_audio import MailboxRef, MessageFiles, find_message, mark_heard, parse_mailbox
+from recordings.voicemail_audio import MessageFiles, find_message, mark_heard, parse_mailbox
 
 router = APIRouter(prefix="/api/voicemail", tags=["voicemail"])
 
@@ -33,18 +33,6 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _may_hear(request: Request, session: Session, user: Any, ref: MailboxRef) -> bool:
-    if user.has_permission("voicemail", "read"):
-        return True
-    own = {
-        str(v) for v in (user.username, getattr(user, "agent_number", None), getattr(user, "extension", None))
-    }
-    if ref.mailbox in own:
-        return True
-    listener = listener_for(session, user, _settings(request).recordings_role_scopes)
-    return listener.scope is RecordingScope.ALL
-
-
 def _message(
     mailbox: str,
     message_id: str,
@@ -56,7 +44,7 @@ def _message(
     """The message named in the path, once the user is known to be allowed to hear its mailbox."""
     try:
         ref = parse_mailbox(mailbox)
-        if not _may_hear(request, session, user, ref):
+        if not may_hear_mailbox(user, ref.mailbox, _settings(request).recordings_role_scopes):
             raise HTTPException(403, "无权收听此语音信箱 you may not hear this mailbox")
         return find_message(_settings(request).voicemail_dir, ref, message_id, folder)
     except playback.PLAYBACK_ERRORS as exc:
