@@ -165,10 +165,12 @@ function applyAgentState(event) {
   // Counted here until the next snapshot brings the exact figure (and the caller's number).
   if (row.state === 'ringing' && event.state === 'on_call') row.calls_today = (row.calls_today || 0) + 1;
   row.extension = event.extension || row.extension;
+  // A new queue list with the same state (logging in to one more queue) keeps the time in state.
+  const changed = row.state !== event.state || (row.reason || '') !== (event.reason || '');
   row.state = event.state;
   row.reason = event.reason || '';
   row.queues = event.queues || row.queues;
-  row.sinceMs = Date.parse(event.ts) || Date.now();
+  if (changed || row.sinceMs === undefined) row.sinceMs = Date.parse(event.ts) || Date.now();
   if (event.state !== 'on_call') row.current_caller = '';
   agents.set(event.agent, row);
   renderAgents();
