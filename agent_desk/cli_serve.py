@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import runpy
 import sys
 from pathlib import Path
@@ -26,7 +25,8 @@ def _serve(settings: Settings, demo: bool) -> None:
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_level="info", ws_per_message_deflate=False
     )
-    asyncio.run(uvicorn.Server(config).serve())
+    # Server.run picks uvloop (installed with uvicorn[standard]) like `uvicorn` itself does
+    uvicorn.Server(config).run()
 
 
 def serve() -> None:

@@ -15,6 +15,7 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from cti.bridge import AMIBridge
 from cti.bus import make_bus
 from cti.bus.base import EventBus
 from cti.screen_pop import ScreenPopService, crm_lookup
-from cti.tracker import CallTracker
+from cti.tracker import CallTracker, TrackerConfig
 from recordings.indexer import RecordingIndexService
 from recordings.retention import run_retention_forever
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 RECORDING_EVENTS = ("call.new", "call.answered", "call.ended", "screen.pop", "survey.scored")
 RECORDING_SCAN_S = 60.0
 POOL_RETURN_INTERVAL_S = 6 * 3600.0
+DRAIN_S = 2.0  # at stop: how long consumers may take to catch up with the last published events
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -51,7 +53,10 @@ class Runtime:
         self.engine = make_engine(settings.effective_database_url)
         self.sessionmaker: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.bus: EventBus = make_bus(settings)
-        self.bridge = AMIBridge(settings, self.bus, lambda: CallTracker(pbx=settings.pbx))
+        # After-call work is the desk's pause with a reason (wrapup_s); the tracker's own wrap-up state
+        # follows the queue member's Wrapuptime that Asterisk reports.
+        tracker_config = replace(TrackerConfig.from_settings(settings), wrapup_s=0.0)
+        self.bridge = AMIBridge(settings, self.bus, lambda: CallTracker(pbx=settings.pbx, config=tracker_config))
         self.commands = self.bridge.commands
         self.screen_pop = ScreenPopService(crm_lookup(self.sessionmaker, settings.default_region), self.bus.publish)
         self.hub = _make_hub(self.bus, settings)
@@ -62,6 +67,7 @@ class Runtime:
         self.voicemail = _make_voicemail_index(settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Any] = []
+        self._pending: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -94,17 +100,22 @@ class Runtime:
             self._tasks.append(asyncio.get_running_loop().create_task(self._demo_traffic(), name="demo"))
 
     async def stop(self) -> None:
+        """Stop the sources first, let the consumers take what they already published, then the rest."""
         self._stop.set()
+        await self.bridge.stop()
+        await self.ivr.stop()
+        for _ in range(int(DRAIN_S / 0.05)):
+            if all(sub.pending() == 0 for sub in self._subscriptions):
+                break
+            await asyncio.sleep(0.05)
         for sub in self._subscriptions:
             sub.close()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._pending]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._pending]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await self.bridge.stop()
-        await self.ivr.stop()
         await self.history.drain()
         await self.screen_pop.stop()
         await self.hub.stop()
@@ -149,8 +160,11 @@ class Runtime:
     async def _board_flush(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            for out in self.board.flush(time.time()):
-                await self.bus.publish(out)
+            try:
+                for out in self.board.flush(time.time()):
+                    await self.bus.publish(out)
+            except Exception:
+                log.exception("live board flush failed")
 
     async def _pool_return_forever(self) -> None:
         """Claimed customers with no follow-up for ``pool_return_days`` go back to the public pool."""
@@ -185,6 +199,8 @@ class Runtime:
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
         task.add_done_callback(_log_failure)
 
     # --- demo ------------------------------------------------------------------------------------

@@ -430,6 +430,9 @@ class WebSocketHub:
                 # A fresh tab: the calls still in progress and the last state Asterisk reported.
                 live = [f for f in buffer.frames if f.call_id and self.router.is_live(f.call_id)]
                 frames.update((f.seq, f) for f in live)
+        if since is not None and since > self.last_seq:
+            # the tab saw a newer sequence than this hub has: the server restarted with a fresh bus
+            gap = True
         if since is None and conn.agent and conn.agent in self._last_state:
             state = self._last_state[conn.agent]
             frames[state.seq] = state

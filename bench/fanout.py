@@ -156,10 +156,16 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between events")
     parser.add_argument("--processes", type=int, default=2, help="client processes holding the sockets")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="server event loop (callcenter serve runs on uvloop)")
     parser.add_argument("--baseline", action="store_true",
                         help="also measure the websockets library's broadcast() on a plain server, same load")
     args = parser.parse_args()
-    print(f"fan-out: one queue.stats to {args.sockets:,} sockets, {args.rounds} times")
+    print(f"fan-out: one queue.stats to {args.sockets:,} sockets, {args.rounds} times, {args.loop} loop")
+    if args.loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     with tempfile.TemporaryDirectory() as folder:
         asyncio.run(bench(args, Path(folder)))
     if args.baseline:

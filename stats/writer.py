@@ -501,7 +501,9 @@ class HistoryWriter:
 
     def _survey(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
         call_id = str(_need(event, "call_id"))
-        agent = str(event.get("agent") or "")
+        # survey.scored names the agent as the queue member (MEMBERNAME) and carries the extension
+        # apart; every other event, and so every report row, names the agent by extension
+        agent = str(event.get("extension") or event.get("agent") or "")
         exists = session.scalars(
             select(SurveyRow).where(SurveyRow.pbx == pbx, SurveyRow.call_id == call_id, SurveyRow.agent == agent)
         ).first()

@@ -116,6 +116,15 @@ def test_a_resume_older_than_the_buffer_reports_a_gap():
     assert [e["seq"] for e in missed] == [5, 6, 7]
 
 
+def test_a_resume_from_before_a_server_restart_reports_a_gap():
+    hub = WebSocketHub()  # a restarted process: its bus numbers events from 1 again
+    hub.dispatch({"type": "screen.pop", "seq": 1, "call_id": "c1", "agent": "1001"})
+    _, sink = connect(hub, "1001", since=50_000)
+    hello, *missed = sink.events
+    assert hello["gap"] is True and hello["seq"] == 1
+    assert missed == []
+
+
 def test_a_fresh_tab_gets_the_live_calls_and_the_last_state_but_not_ended_calls():
     hub = WebSocketHub()
     hub.dispatch({"type": "agent.state", "seq": 1, "agent": "1001", "extension": "1001", "state": "paused",

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_core.db import Base, make_engine, make_sessionmaker
-from stats.models import CallRollupRow, CallRow, IvrStepRow, QueueCallRow
+from stats.models import CallRollupRow, CallRow, IvrStepRow, QueueCallRow, SurveyRow
 from stats.writer import HistoryWriter, link_call
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "stats"))
@@ -101,3 +101,18 @@ def test_wrap_up_after_the_call_moves_the_rollup_exactly(factory: sessionmaker[S
     with factory() as session:
         rows = session.scalars(select(CallRollupRow).where(CallRollupRow.calls != 0)).all()
         assert [(r.agent, r.calls, r.talk_ms, r.wrapup_ms) for r in rows] == [("a1", 1, 60_000, 12_250)]
+
+
+def test_a_survey_is_filed_under_the_agents_extension_like_his_calls(factory: sessionmaker[Session]) -> None:
+    log = EventLog()
+    log.new_call(T0, "c1", "13800000000")
+    log.join(T0 + 1, "c1", "support")
+    log.answer(T0 + 4, "c1", "1001", "support", 3)
+    log.end(T0 + 34, "c1", T0, T0 + 4, "answered")
+    # the IVR names the agent as the queue member did (MEMBERNAME) and gives the extension apart
+    log.add("survey.scored", T0 + 50, call_id="c1", agent="Agent 1001", extension="1001", score=4, scale=5)
+    HistoryWriter(factory).apply_many(log.ordered())
+    with factory() as session:
+        call_agent = session.scalars(select(CallRow.agent)).one()
+        survey = session.scalars(select(SurveyRow)).one()
+        assert (survey.agent, survey.score) == (call_agent, 4) == ("1001", 4)

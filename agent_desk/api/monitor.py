@@ -46,10 +46,11 @@ def _board(request: Request) -> LiveBoard:
 
 
 @router.get("/api/monitor/wallboard", dependencies=Reader)
-def wallboard(request: Request, session: DbSession) -> dict[str, Any]:
+async def wallboard(request: Request, session: DbSession) -> dict[str, Any]:
     """Per-queue big numbers, the agent grid and the thresholds, as of now."""
+    # the board changes on the event loop: read it there, and only the names in a worker thread
     snapshot = _board(request).snapshot(time.time())
-    names = agent_names(session, [row["agent"] for row in snapshot["agents"]])
+    names = await asyncio.to_thread(agent_names, session, [row["agent"] for row in snapshot["agents"]])
     for row in snapshot["agents"]:
         row["name"] = names.get(row["agent"], row["name"])
     snapshot["timezone"] = _settings(request).timezone

@@ -364,6 +364,14 @@ function onEvent(event) {
     renderPop();
     return;
   }
+  if (type === 'call.answered' && isMine(event) && !desk.calls.has(event.call_id)) {
+    // A call this agent placed (click-to-dial, dial pad, internal): no ringing named the agent.
+    const call = newCall(event);
+    // show the other party: on a call the agent placed, the "caller" is the agent himself
+    if ((event.caller || {}).number === ext() && event.callee) call.caller = event.callee;
+    desk.calls.set(event.call_id, call);
+    desk.active = event.call_id;
+  }
   if (type.startsWith('call.') && desk.calls.has(event.call_id)) updateCall(event.call_id, event);
 }
 

@@ -127,6 +127,9 @@ class SimulatedPBX:
 
     def _resolve(self, definition: ScenarioDef, params: dict[str, str]) -> dict[str, str]:
         values = {**definition.defaults, **{k: str(v) for k, v in params.items()}}
+        if "caller" in params and "caller_name" not in params:
+            # the recorded dialplan names a PSTN caller after his number
+            values["caller_name"] = f"PSTN {values['caller']}"
         values.setdefault("caller_name", f"PSTN {values.get('caller', '')}")
         if definition.kind in ("inbound", "composed"):
             self._resolve_inbound(definition, values)
