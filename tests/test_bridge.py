@@ -329,3 +329,35 @@ async def test_ami_listeners_get_live_events_and_a_failing_one_is_contained(pbx,
     await reader.until(lambda ev: any(e["type"] == "call.ended" for e in ev))
     assert seen == [e["Event"] for e in head + tail]
     assert bridge.connected
+
+
+# Every call scenario of the simulator, through the real bridge: one call.new and one call.ended per call,
+# with the disposition and the extra events the scenario is about.
+SCENARIOS = [
+    ("inbound_answered", {"agent": "1001", "talk": "1"}, "answered", "call.answered"),
+    ("inbound_abandon", {"moh": "2"}, "abandoned", "queue.abandoned"),
+    ("inbound_recorded", {"agent": "1001", "talk": "1"}, "answered", "call.answered"),
+    ("click_to_dial", {"agent": "1001", "number": "5559999", "talk": "1"}, "answered", "call.answered"),
+    ("blind_transfer", {"agent": "1001", "agent2": "1002", "talk": "1"}, "answered", "call.transferred"),
+    ("voicemail", {"moh": "3"}, "voicemail", "call.hangup"),
+    ("ring_no_answer_next_agent", {"agent": "1003", "agent2": "1004", "talk": "1", "ring": "15"}, "answered",
+     "call.answered"),
+    ("hold", {"agent": "1005", "talk": "1", "hold": "2"}, "answered", "call.hold"),
+    ("attended_transfer", {"agent": "1006", "agent2": "1008", "talk": "1", "consult": "1"}, "answered",
+     "call.transferred"),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "disposition", "marker"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+async def test_every_simulated_scenario_through_the_bridge(sim, name, params, disposition, marker) -> None:
+    async with LiveBridge(sim) as live:
+        result = await sim.run_scenario(name, **params)
+        call_id = result.linkedid
+        await live.reader.until(lambda ev: any(e["type"] == "call.ended" and e["call_id"] == call_id for e in ev))
+        mine = [e for e in live.reader.events if e.get("call_id") == call_id]
+        kinds = [e["type"] for e in mine]
+        assert kinds.count("call.new") == 1 and kinds.count("call.ended") == 1, kinds
+        assert marker in kinds
+        (ended,) = [e for e in mine if e["type"] == "call.ended"]
+        assert ended["disposition"] == disposition
+        assert live.bridge.stats.malformed_frames == 0
