@@ -581,6 +581,17 @@ def test_wrapup_from_config_when_member_has_none() -> None:
     assert pbx.agent_states("1001")[-1] == "available"
 
 
+def test_after_call_work_pause_is_wrap_up_and_other_pauses_are_paused() -> None:
+    pbx = Pbx()
+    pbx.member("QueueMemberAdded", "support", "1001")
+    caller, one, two = answered_queue_call(pbx)
+    agent_hangs_up(pbx, caller, one, two, "b-1", dt=5.0)
+    pbx.member("QueueMemberPause", "support", "1001", paused=True, reason="after_call_work")
+    pbx.member("QueueMemberPause", "support", "1001", paused=False)
+    pbx.member("QueueMemberPause", "support", "1001", paused=True, reason="Lunch")
+    assert pbx.agent_states("1001")[-4:] == ["available", "wrap_up", "available", "paused"]
+
+
 def test_internal_call_between_extensions() -> None:
     pbx = Pbx()
     phone = pbx.channel("PJSIP/1001-00000001", None, "from-internal", "1002", "1001", "Agent 1001")

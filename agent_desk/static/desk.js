@@ -192,7 +192,7 @@ async function endWrapup() {
   desk.wrapup = null;
   $('#wrapup').hidden = true;
   // Back to available only when the agent did not choose another state meanwhile.
-  if (desk.agent.state === 'paused' && desk.agent.reason === 'after_call_work') {
+  if (['paused', 'wrap_up'].includes(desk.agent.state) && desk.agent.reason === 'after_call_work') {
     await attempt(() => post('/api/desk/state', { paused: false }));
   }
 }

@@ -24,6 +24,10 @@ class AgentStats:
     dropped_agents: int = 0
 
 
+# Pause reasons that mean after-call work (the desk pauses with this one during its wrap-up countdown).
+WRAPUP_PAUSE_REASONS = frozenset({"after_call_work"})
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -175,7 +179,9 @@ class AgentBook:
             return ("logged_out", None, queues)
         paused = [agent.queues[q].reason for q in queues if agent.queues[q].paused]
         if paused:
-            return ("paused", next((r for r in paused if r), None), queues)
+            reason = next((r for r in paused if r), None)
+            # the desk's after-call work is a pause with this reason: it is wrap-up, not a break
+            return ("wrap_up" if reason in WRAPUP_PAUSE_REASONS else "paused", reason, queues)
         return ("available", None, queues)
 
     def flush(self, now: float) -> list[Event]:
