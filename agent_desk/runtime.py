@@ -274,7 +274,7 @@ def _make_ivr(settings: Settings, publish: Callable[[dict[str, Any]], Awaitable[
 
 
 def _make_voicemail_index(settings: Settings) -> Any:
-    from ivr.voicemail import VoicemailIndex
+    from recordings.voicemail import VoicemailIndex
 
     return VoicemailIndex(settings.voicemail_dir, settings.pbx)
 

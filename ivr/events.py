@@ -39,11 +39,3 @@ def survey_scored(score: ScoreSurvey, call_id: str, ts: datetime, pbx: str) -> d
         score=score.score,
         scale=score.scale,
     )
-
-
-def voicemail_new(
-    mailbox: str, caller: str, message_id: str, duration_s: int, ts: datetime, pbx: str
-) -> dict[str, Any]:
-    return envelope(
-        "voicemail.new", ts, pbx, mailbox=mailbox, caller=caller, message_id=message_id, duration_s=duration_s
-    )

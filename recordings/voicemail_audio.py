@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from recordings import voicemail
 from recordings.paths import resolve_inside
+from recordings.voicemail import FOLDERS
 
-FOLDERS = ("INBOX", "Old", "Urgent")
 AUDIO_SUFFIXES = (".wav", ".WAV", ".gsm")
-_MAILBOX_RE = re.compile(r"^(?P<mailbox>[0-9A-Za-z_+-]{1,40})(?:@(?P<context>[0-9A-Za-z_-]{1,40}))?$")
 _STEM_RE = re.compile(r"^msg\d{4}$")
 _MSG_ID_RE = re.compile(r"^\d{1,20}-[0-9A-Fa-f]{1,16}$")
 _PLACED_RE = re.compile(r"^(?P<where>[0-9A-Za-z_+@-]{1,82})-(?P<folder>INBOX|Old|Urgent)-(?P<stem>msg\d{4})$")
@@ -61,28 +61,18 @@ class MessageFiles:
         return self.info.get("msg_id", "")
 
 
-def parse_mailbox(value: str, default_context: str = "default") -> MailboxRef:
-    match = _MAILBOX_RE.match(value or "")
-    if not match:
-        raise BadVoicemailName(f"邮箱名无效 not a mailbox: {value[:60]!r}")
-    return MailboxRef(match.group("context") or default_context, match.group("mailbox"))
-
-
-def parse_message_info(text: str) -> dict[str, str]:
-    """The ``key=value`` lines of a message's ``.txt`` file (comments and sections skipped)."""
-    info: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in ";#[" or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        info[key.strip()] = value.strip()
-    return info
+def parse_mailbox(value: str) -> MailboxRef:
+    """``100@default`` or ``100``, by the spool index's rule; a bad name is a 400."""
+    try:
+        box = voicemail.parse_mailbox(value or "")
+    except voicemail.VoicemailNameError as exc:
+        raise BadVoicemailName(str(exc)) from exc
+    return MailboxRef(box.context, box.box)
 
 
 def _read_info(path: Path) -> dict[str, str]:
     try:
-        return parse_message_info(path.read_text(encoding="utf-8", errors="replace"))
+        return voicemail.parse_info(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return {}
 

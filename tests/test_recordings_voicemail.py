@@ -8,13 +8,13 @@ import pytest
 from test_recordings_support import write_tone
 
 from recordings.index import UnsafeFileName
+from recordings.voicemail import parse_info
 from recordings.voicemail_audio import (
     BadVoicemailName,
     MessageNotFound,
     find_message,
     mark_heard,
     parse_mailbox,
-    parse_message_info,
 )
 
 TXT = """;
@@ -47,7 +47,7 @@ def test_mailbox_names() -> None:
 
 
 def test_message_info_file() -> None:
-    info = parse_message_info(TXT.format(msg_id="1795451300-00000001"))
+    info = parse_info(TXT.format(msg_id="1795451300-00000001"))
     assert (info["msg_id"], info["duration"], info["callerid"]) == (
         "1795451300-00000001",
         "12",

@@ -18,8 +18,8 @@ from config import Settings
 from ivr.calendar import CalendarError, CalendarFile, calendar_from_dict
 from ivr.flow import FlowLibrary, FlowNotFound, FlowValidationError, parse_flow
 from ivr.tree import flow_tree, render_tree
-from ivr.voicemail import VoicemailIndex, VoicemailNameError
 from recordings.access import may_hear_mailbox
+from recordings.voicemail import VoicemailIndex, VoicemailNameError
 
 router = APIRouter(prefix="/api/ivr", tags=["ivr"])
 

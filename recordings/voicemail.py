@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ivr.events import voicemail_new
-
 FOLDERS = ("INBOX", "Old", "Urgent")
 _STEM = re.compile(r"^msg\d{4}$")
 _MAILBOX = re.compile(r"^(?P<box>[0-9A-Za-z_+-]{1,40})(?:@(?P<context>[0-9A-Za-z_-]{1,40}))?$")
@@ -78,8 +76,31 @@ def parse_mailbox(text: str) -> Mailbox:
 
 def parse_info(text: str) -> dict[str, str]:
     """The ``key=value`` lines of a message ``.txt`` (comment and section lines skipped)."""
-    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line and line[:1] not in ";[")
-    return {key.strip(): value.strip() for key, value in pairs}
+    info: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in ";#[" or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        info[key.strip()] = value.strip()
+    return info
+
+
+def voicemail_new(
+    mailbox: str, caller: str, message_id: str, duration_s: int, ts: datetime, pbx: str
+) -> dict[str, Any]:
+    """The ``voicemail.new`` event; ``ts`` in ISO-8601 UTC with milliseconds."""
+    moment = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    stamp = moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "type": "voicemail.new",
+        "ts": stamp,
+        "pbx": pbx,
+        "mailbox": mailbox,
+        "caller": caller,
+        "message_id": message_id,
+        "duration_s": duration_s,
+    }
 
 
 def parse_callerid(value: str) -> tuple[str, str]:

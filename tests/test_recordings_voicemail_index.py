@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.voicemail import (
+from recordings.voicemail import (
     Mailbox,
     VoicemailIndex,
     VoicemailNameError,
