@@ -18,7 +18,7 @@ from pathlib import Path
 
 from recordings import voicemail
 from recordings.paths import resolve_inside
-from recordings.voicemail import FOLDERS
+from recordings.voicemail import FOLDERS, Mailbox
 
 AUDIO_SUFFIXES = (".wav", ".WAV", ".gsm")
 _STEM_RE = re.compile(r"^msg\d{4}$")
@@ -39,18 +39,8 @@ class MessageNotFound(VoicemailError):
 
 
 @dataclass(frozen=True, slots=True)
-class MailboxRef:
-    context: str
-    mailbox: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.mailbox}@{self.context}"
-
-
-@dataclass(frozen=True, slots=True)
 class MessageFiles:
-    mailbox: MailboxRef
+    mailbox: Mailbox
     folder: str
     stem: str
     audio: Path
@@ -61,13 +51,13 @@ class MessageFiles:
         return self.info.get("msg_id", "")
 
 
-def parse_mailbox(value: str) -> MailboxRef:
+def parse_mailbox(value: str) -> Mailbox:
     """``100@default`` or ``100``, by the spool index's rule; a bad name is a 400."""
     try:
         box = voicemail.parse_mailbox(value or "")
     except voicemail.VoicemailNameError as exc:
         raise BadVoicemailName(str(exc)) from exc
-    return MailboxRef(box.context, box.box)
+    return box
 
 
 def _read_info(path: Path) -> dict[str, str]:
@@ -77,8 +67,8 @@ def _read_info(path: Path) -> dict[str, str]:
         return {}
 
 
-def _files(root: Path, ref: MailboxRef, folder: str, stem: str) -> MessageFiles | None:
-    base = f"{ref.context}/{ref.mailbox}/{folder}/{stem}"
+def _files(root: Path, ref: Mailbox, folder: str, stem: str) -> MessageFiles | None:
+    base = f"{ref.context}/{ref.box}/{folder}/{stem}"
     for suffix in AUDIO_SUFFIXES:
         audio = resolve_inside(root, base + suffix)
         if audio.is_file():
@@ -86,14 +76,14 @@ def _files(root: Path, ref: MailboxRef, folder: str, stem: str) -> MessageFiles 
     return None
 
 
-def find_message(root: Path, ref: MailboxRef, message_id: str, folder: str = "INBOX") -> MessageFiles:
+def find_message(root: Path, ref: Mailbox, message_id: str, folder: str = "INBOX") -> MessageFiles:
     """The files of one message, by stem (in ``folder``) or by msg_id (in INBOX or Old)."""
     if folder not in FOLDERS:
         raise BadVoicemailName(f"文件夹无效 unknown folder: {folder[:20]!r}")
     placed = _PLACED_RE.match(message_id)
     if _STEM_RE.match(message_id):
         found = _files(root, ref, folder, message_id)
-    elif placed and placed.group("where") == f"{ref.context}-{ref.mailbox}":
+    elif placed and placed.group("where") == f"{ref.context}-{ref.box}":
         found = _files(root, ref, placed.group("folder"), placed.group("stem"))
     elif _MSG_ID_RE.match(message_id):
         found = _find_by_msg_id(root, ref, message_id)
@@ -104,9 +94,9 @@ def find_message(root: Path, ref: MailboxRef, message_id: str, folder: str = "IN
     return found
 
 
-def _find_by_msg_id(root: Path, ref: MailboxRef, msg_id: str) -> MessageFiles | None:
+def _find_by_msg_id(root: Path, ref: Mailbox, msg_id: str) -> MessageFiles | None:
     for folder in FOLDERS:
-        directory = resolve_inside(root, f"{ref.context}/{ref.mailbox}/{folder}")
+        directory = resolve_inside(root, f"{ref.context}/{ref.box}/{folder}")
         if not directory.is_dir():
             continue
         for txt in sorted(directory.glob("msg[0-9][0-9][0-9][0-9].txt")):
@@ -120,7 +110,7 @@ def mark_heard(root: Path, message: MessageFiles) -> MessageFiles:
     if message.folder == "Old":
         return message
     ref = message.mailbox
-    old = resolve_inside(root, f"{ref.context}/{ref.mailbox}/Old")
+    old = resolve_inside(root, f"{ref.context}/{ref.box}/Old")
     old.mkdir(parents=True, exist_ok=True)
     taken = {p.stem for p in old.glob("msg[0-9][0-9][0-9][0-9].*")}
     number = next(n for n in range(10_000) if f"msg{n:04d}" not in taken)

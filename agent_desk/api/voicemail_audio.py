@@ -44,7 +44,7 @@ def _message(
     """The message named in the path, once the user is known to be allowed to hear its mailbox."""
     try:
         ref = parse_mailbox(mailbox)
-        if not may_hear_mailbox(user, ref.mailbox, _settings(request).recordings_role_scopes):
+        if not may_hear_mailbox(user, ref.box, _settings(request).recordings_role_scopes):
             raise HTTPException(403, "无权收听此语音信箱 you may not hear this mailbox")
         return find_message(_settings(request).voicemail_dir, ref, message_id, folder)
     except playback.PLAYBACK_ERRORS as exc:
@@ -68,7 +68,7 @@ def _audit(session: Session, request: Request, user: Any, action: str, message: 
 
 def _ident(message: MessageFiles) -> str:
     ref = message.mailbox
-    return f"{ref.context}.{ref.mailbox}.{message.folder}.{message.stem}"
+    return f"{ref.context}.{ref.box}.{message.folder}.{message.stem}"
 
 
 @router.get("/{mailbox}/{message_id}/audio")
