@@ -188,6 +188,14 @@ class LiveDesk:
         return int(self.run(drop()))
 
 
+def log_in(page: Page, live: LiveDesk, username: str, lands_on: str, timeout_ms: float | None = None) -> None:
+    """Fill the open login form as ``username`` and wait until the browser lands on ``lands_on``."""
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", live.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}{lands_on}", timeout=timeout_ms)
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDesk]:
     if not Path(CHROMIUM).exists():
@@ -222,10 +230,7 @@ def agent_login(live: LiveDesk, browser: Browser) -> dict[str, Any]:
     page = context.new_page()
     page.goto(f"{live.url}/desk")
     page.wait_for_url(f"{live.url}/login?next=/desk")
-    page.fill("input[name=username]", AGENT)
-    page.fill("input[name=password]", live.password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/desk")
+    log_in(page, live, AGENT, "/desk")
     state: dict[str, Any] = context.storage_state()
     context.close()
     return state

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from conftest import EXTENSION, KNOWN_CALLER, KNOWN_NAME, LiveDesk, watch
+from conftest import EXTENSION, KNOWN_CALLER, KNOWN_NAME, LiveDesk, log_in, watch
 from playwright.sync_api import Browser, FilePayload, Page, expect
 from sqlalchemy import select
 from test_desk_browser import wait_for
@@ -216,10 +216,7 @@ def admin_page(live: LiveDesk, browser: Browser) -> Iterator[Page]:
     watch(page, dialogs)
     page.goto(f"{live.url}/static/crm.html#/io")
     page.wait_for_url(f"{live.url}/login?next=%2Fstatic%2Fcrm.html", timeout=WAIT_MS)
-    page.fill("input[name=username]", ADMIN)
-    page.fill("input[name=password]", live.password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/static/crm.html", timeout=WAIT_MS)
+    log_in(page, live, ADMIN, "/static/crm.html", timeout_ms=WAIT_MS)
     yield page
     context.close()
     assert dialogs == [], f"a script ran from data: {dialogs}"

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import KNOWN_CALLER, KNOWN_NAME, LiveDesk
+from conftest import KNOWN_CALLER, KNOWN_NAME, LiveDesk, log_in
 from playwright.sync_api import Browser, Dialog, FilePayload, Page, expect
 
 from config import Settings
@@ -87,10 +87,7 @@ def admin_page(live: LiveDesk, browser: Browser) -> Iterator[Page]:
     page.on("dialog", refuse)
     page.on("pageerror", lambda error: print(f"[browser error] {error}"))
     page.goto(f"{live.url}/login")
-    page.fill("input[name=username]", ADMIN)
-    page.fill("input[name=password]", live.password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/desk")
+    log_in(page, live, ADMIN, "/desk")
     yield page
     context.close()
     assert dialogs == [], f"a script ran from data: {dialogs}"
@@ -106,10 +103,7 @@ def test_a_visitor_without_a_session_logs_in_and_comes_back(live: LiveDesk, brow
     page = context.new_page()
     page.goto(f"{live.url}/static/calendar.html")
     page.wait_for_url(f"{live.url}/login?next=%2Fstatic%2Fcalendar.html", timeout=WAIT_MS)
-    page.fill("input[name=username]", ADMIN)
-    page.fill("input[name=password]", live.password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/static/calendar.html", timeout=WAIT_MS)
+    log_in(page, live, ADMIN, "/static/calendar.html", timeout_ms=WAIT_MS)
     expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=WAIT_MS)
     expect(page.locator("#admin-nav a[aria-current=page]")).to_have_text("工作日/节假日设置")
     context.close()

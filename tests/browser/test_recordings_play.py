@@ -8,7 +8,7 @@ from array import array
 from collections.abc import Iterator
 
 import pytest
-from conftest import AGENT, LiveDesk
+from conftest import AGENT, LiveDesk, log_in
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
@@ -68,10 +68,7 @@ def agent_page(live: LiveDesk, browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     page = context.new_page()
     page.goto(f"{live.url}/login")
-    page.fill("input[name=username]", AGENT)
-    page.fill("input[name=password]", live.password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/desk")
+    log_in(page, live, AGENT, "/desk")
     yield page
     context.close()
 

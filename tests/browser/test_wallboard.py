@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import EXTENSION, ActionLog, LiveDesk, watch
+from conftest import EXTENSION, ActionLog, LiveDesk, log_in, watch
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import func, select
 
@@ -146,10 +146,7 @@ def wallboard(live: WallboardDesk, browser: Browser) -> Iterator[Page]:
     watch(page, dialogs)
     page.goto(f"{live.url}/wallboard")
     page.wait_for_url(f"{live.url}/login?next=/wallboard", timeout=WAIT_MS)
-    page.fill("input[name=username]", SUPERVISOR)
-    page.fill("input[name=password]", live.password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/wallboard", timeout=WAIT_MS)
+    log_in(page, live, SUPERVISOR, "/wallboard", timeout_ms=WAIT_MS)
     expect(page.locator("#conn")).to_have_class("online", timeout=WAIT_MS)
     yield page
     context.close()
