@@ -32,7 +32,8 @@ typecheck: install
 pytest: install services
 	$(BIN)/pytest -q -p no:cacheprovider
 
+# the `asterisk` tests run on the real Asterisk 22 of asterisk-dev/rootfs.sh (started and stopped here)
 test: install services
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	bash asterisk-dev/with-pbx.sh $(BIN)/pytest -q

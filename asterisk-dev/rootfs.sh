@@ -6,7 +6,7 @@
 #   asterisk-dev/rootfs.sh down     stop Asterisk (by pid) and unmount what `up` mounted
 #   asterisk-dev/rootfs.sh status   is it running; its version and ports
 #   asterisk-dev/rootfs.sh cli [CMD]  the Asterisk CLI (`-rx CMD` when CMD is given)
-#   asterisk-dev/rootfs.sh env      the CC_… settings that point the product (and the tests) at it
+#   asterisk-dev/rootfs.sh env      the CC_… settings that point the product at it (CC_TEST_…: the tests)
 #   asterisk-dev/rootfs.sh build    only build (or check) the cached root
 #
 # Needs root (debootstrap, chroot, mount). Settings, all optional, each with its default:
@@ -259,9 +259,16 @@ export CC_SIP_WSS_URL=wss://127.0.0.1:$HTTPS_PORT/ws
 export CC_TEST_AMI=127.0.0.1:$AMI_PORT
 export CC_TEST_AMI_USER=$AMI_USER
 export CC_TEST_AMI_SECRET=$AMI_SECRET
-export CC_TEST_ASTERISK_HOME=$HOME_ON_HOST
+export CC_TEST_AGI_PORT=$CTI_AGI_PORT
+export CC_TEST_RECORDINGS_DIR=$HOME_ON_HOST/spool/monitor
+export CC_TEST_RECORDINGS_PBX_DIR=$HOME_IN_ROOT/spool/monitor
+export CC_TEST_VOICEMAIL_DIR=$HOME_ON_HOST/spool/voicemail
+export CC_TEST_SIP_WSS_URL=wss://127.0.0.1:$HTTPS_PORT/ws
 export CC_TEST_WEBRTC_PASSWORD=$WEBRTC_PASSWORD
 export CC_TEST_VOICEMAIL_PIN=$VOICEMAIL_PIN
+export CC_TEST_ASTERISK_HOME=$HOME_ON_HOST
+export CC_TEST_ASTERISK_ROOTFS=$ROOT
+export CC_TEST_ASTERISK_INSTANCE=$INSTANCE
 EOF
 }
 

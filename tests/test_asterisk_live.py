@@ -9,7 +9,6 @@ CI, so the simulator and Asterisk are held to the same expectations. Against Ast
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -21,6 +20,7 @@ import pytest
 from cti.simulator import PBXSimulator, load_template
 from cti.simulator.recorder import AMIRecorder, logged_in
 from cti.simulator.templates import load_actions
+from tests.live_pbx import real_pbx
 
 KEY_EVENTS = (
     "Newchannel",
@@ -53,17 +53,8 @@ class Target:
 
 
 def _real_asterisk() -> Target:
-    address = os.environ.get("CC_TEST_AMI", "")
-    if not address:
-        pytest.skip("CC_TEST_AMI is not set: no real Asterisk to test against")
-    host, _, port = address.rpartition(":")
-    return Target(
-        host or "127.0.0.1",
-        int(port),
-        os.environ.get("CC_TEST_AMI_USER", "cti"),
-        os.environ.get("CC_TEST_AMI_SECRET", ""),
-        60.0,
-    )
+    pbx = real_pbx()
+    return Target(pbx.host, pbx.ami_port, pbx.ami_user, pbx.ami_secret, 60.0)
 
 
 @pytest.fixture(params=["simulator", pytest.param("asterisk", marks=pytest.mark.asterisk)])
