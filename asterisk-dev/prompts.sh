@@ -14,3 +14,5 @@ grep -v '^#' "$list" | while IFS='|' read -r name text; do
     sox -q "$dir/$name.raw.wav" -r 8000 -c 1 -b 16 "$dir/$name.wav" norm -3
     rm -f "$dir/$name.raw.wav"
 done
+# Asterisk runs as its own user: the prompts must be readable whatever umask the caller had
+chmod -R a+rX "$dir"
