@@ -110,8 +110,7 @@ random_token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 random_pin() { od -An -N4 -tu4 /dev/urandom | tr -d ' \n' | cut -c1-6; }
 
 save_settings() {
-    umask 077
-    cat >"$STATE" <<EOF
+    (umask 077; cat >"$STATE") <<EOF
 AMI_SECRET=$AMI_SECRET
 WEBRTC_PASSWORD=$WEBRTC_PASSWORD
 VOICEMAIL_PIN=$VOICEMAIL_PIN
