@@ -29,7 +29,11 @@ WANT_VERSION=${CC_ASTERISK_VERSION:-22.10.1}
 PACKAGES=asterisk,asterisk-core-sounds-en-wav,asterisk-moh-opsound-wav,espeak-ng,sox,openssl,gettext-base
 HOME_IN_ROOT=/srv/callcenter/$INSTANCE
 HOME_ON_HOST=$ROOT$HOME_IN_ROOT
-STATE=$HOME_ON_HOST/instance.env
+# the instance's secrets, beside its folder: that folder belongs to the asterisk user, this file stays root's
+STATE=$ROOT/srv/callcenter/$INSTANCE.env
+if [ -f "$HOME_ON_HOST/instance.env" ] && [ ! -f "$STATE" ]; then
+    mv "$HOME_ON_HOST/instance.env" "$STATE" && chown 0:0 "$STATE"
+fi
 
 say() { printf 'asterisk-dev: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -118,6 +122,7 @@ AMI_PORT=$AMI_PORT
 HTTPS_PORT=$HTTPS_PORT
 CTI_AGI_PORT=$CTI_AGI_PORT
 EOF
+    chown 0:0 "$STATE"
 }
 
 # --- mounts, process -----------------------------------------------------------------------------------
