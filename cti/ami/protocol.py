@@ -15,6 +15,15 @@ action's future), so we keep it. What we change, and why:
   them on FullyBooted: a re-sent Originate would ring the customer twice).
 - Keep-alive: a Ping every ``ping_s``; no reply within the action timeout closes the
   connection, so a half-open TCP link is noticed.
+- Which replies are lists: panoramisk 1.4's ``Action.multi`` reads ``self['async']`` for every
+  reply ending in "successfully queued", so Atxfer, CancelAtxfer, PlayDTMF, SendFlash and an
+  Originate without ``Async`` (all sent without that header, all answered "... successfully
+  queued": tests/fixtures/ami/atxfer_reply.raw, queued_replies.raw) raise ``KeyError`` inside
+  ``data_received``, which kills the transport. It also takes "Added interface to queue"
+  (QueueAdd) and "Added AGI command to queue" (AGI) for list starts and waits for a list that
+  never comes. ``AMIAction`` decides instead: a reply is a list when it says so (EventList,
+  "will follow"), or for an asynchronous Originate, whose OriginateResponse follows. And a
+  reply that still breaks the action layer fails that one action, never the connection.
 """
 
 from __future__ import annotations
@@ -24,9 +33,11 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from panoramisk import Manager
+from panoramisk.actions import Action as PanoramiskAction
+from panoramisk.actions import Command as PanoramiskCommand
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message as PanoramiskMessage
 
@@ -52,6 +63,49 @@ class AMIActionTimeout(AMIError):
 
 class AMIAuthError(AMIError):
     """The PBX refused the login."""
+
+
+class AMIReplyError(AMIError):
+    """A reply came that the action layer could not match to its action."""
+
+
+# Asterisk's ast_true(): the values an ``Async`` header counts as yes.
+_TRUE = frozenset({"yes", "true", "y", "t", "1", "on"})
+
+
+class _RepliesRight:
+    """``multi`` (is this reply the start of a list?) decided from what Asterisk 22 sends."""
+
+    responses: list[PanoramiskMessage]
+    as_list: bool | None
+
+    if TYPE_CHECKING:  # from the dict it is mixed into
+
+        def get(self, key: str, default: Any = None) -> Any: ...
+
+    @property
+    def multi(self) -> bool:
+        if self.as_list is not None:
+            return bool(self.as_list)
+        first = self.responses[0]
+        if first.get("Response") not in ("Success", "Follows"):
+            return False
+        if str(first.get("EventList", "")).lower() == "start" or first.get("SubEvent") == "Start":
+            return True
+        message = str(first.get("Message", "")).lower()
+        if "will follow" in message:
+            return True
+        if message == "originate successfully queued":
+            return str(self.get("Async", "")).lower() in _TRUE  # OriginateResponse follows
+        return False
+
+
+class AMIAction(_RepliesRight, PanoramiskAction):
+    """An action whose replies are matched right (see the module doc)."""
+
+
+class AMICommand(_RepliesRight, PanoramiskCommand):
+    """A CLI ``Command`` action, likewise."""
 
 
 def raw(message: PanoramiskMessage) -> Message:
@@ -86,18 +140,41 @@ class AMIStreamProtocol(AMIProtocol):
         for msg in messages:
             self._route(msg)
 
+    def send(self, data: Any, as_list: bool | None = None) -> asyncio.Future[Any]:
+        """panoramisk's send, with ``AMIAction`` / ``AMICommand`` for plain dicts."""
+        if not isinstance(data, PanoramiskAction):
+            klass = AMICommand if "Command" in data else AMIAction
+            data = klass(data, as_list=as_list)
+        future: asyncio.Future[Any] = super().send(data, as_list=as_list)
+        return future
+
     def _route(self, msg: Message) -> None:
         action_id = msg.get("ActionID")
         if action_id and action_id in self.responses:
             message = PanoramiskMessage(msg)
             message.raw = msg
-            self.handle_message(message)
+            try:
+                self.handle_message(message)
+            except Exception as exc:
+                # One reply the action layer cannot take fails its action, not the connection.
+                log.exception("AMI: reply to action %s could not be matched", action_id)
+                self._fail(str(action_id), exc)
             if msg.get("Event") != "OriginateResponse":
                 return
         if "Event" in msg and self.event_sink is not None:
             self.event_sink(msg)
             if msg["Event"] == "Shutdown":
                 self.connection_lost(None)
+
+
+    def _fail(self, action_id: str, exc: Exception) -> None:
+        action = self.responses.pop(action_id, None)
+        if action is None:
+            return
+        for key in [key for key, pending in self.responses.items() if pending is action]:
+            self.responses.pop(key, None)
+        if not action.future.done():
+            action.future.set_exception(AMIReplyError(f"reply to {action.get('Action')} not understood: {exc!r}"))
 
 
 class AMIConnection(Manager):
@@ -139,6 +216,7 @@ class AMIConnection(Manager):
         self.protocol: AMIStreamProtocol | None = None
         self.banner: str | None = None
         self._pinger_task: asyncio.Task[None] | None = None
+        self._listeners: list[EventSink] = []
 
     @property
     def connected(self) -> bool:
@@ -211,9 +289,25 @@ class AMIConnection(Manager):
         if self._on_malformed is not None:
             self._on_malformed(count)
 
+    def add_listener(self, listener: EventSink) -> Callable[[], None]:
+        """Also hand every event to ``listener`` (a command waiting for its outcome) until the
+        returned function is called. A listener must be quick; what it raises is logged."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
+
     def _on_event(self, msg: Message) -> None:
         if self.on_event is not None:
             self.on_event(msg)
+        for listener in tuple(self._listeners):
+            try:
+                listener(msg)
+            except Exception:
+                log.exception("AMI event listener failed on %s", msg.get("Event"))
 
     def _start_pinger(self) -> None:
         if self._pinger_task is None or self._pinger_task.done():
