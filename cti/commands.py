@@ -7,6 +7,20 @@ ring timeout, since it resolves only on OriginateResponse); a ``Response: Error`
 ``CommandError`` carrying Asterisk's message. Each command returns the AMI reply as a dict
 (``Response``, ``Message``, ``ActionID``...).
 
+A "Success" reply often only means Asterisk queued the work (Atxfer queues DTMF, a Redirect only
+moves channels into dialplan that may fail), so the commands whose effect comes later wait for the
+events that show it happened, as Asterisk 22.10.1 sends them, and put them under ``"Outcome"``:
+
+    hold             MusicOnHoldStart of the held party
+    unhold           BridgeEnter of both parties into one bridge
+    attended transfer  Newchannel of the consultation call Local/<exten>@<context>-...
+    complete transfer  AttendedTransfer with Result Success
+    three-way        ConfbridgeJoin of both parties, then of the third party
+    spy              ChanSpyStart of the supervisor's leg on the target
+
+No such event within ``outcome_s`` raises ``NotCarriedOut``; a Hangup of a party first raises it
+at once. The watch starts before the action is sent: the proving event may come before the reply.
+
 Dialplan names follow asterisk-dev: agents' extensions are reached as ``Local/<ext>@agents/n``
 with device state ``Custom:<ext>``; click-to-dial continues in the ``outbound`` context.
 
@@ -25,9 +39,11 @@ Unhold bridges the two parties again with the ``Bridge`` action. A hold done on 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from cti.ami.protocol import AMIActionTimeout, AMIConnectionLost, raw
@@ -81,12 +97,65 @@ class NotConnected(CommandError):
     code = "not_connected"
 
 
+class NotCarriedOut(CommandError):
+    """The PBX accepted the action, but the call did not do what was asked (see the module doc)."""
+
+    code = "not_carried_out"
+
+
+Event = dict[str, Any]
+Check = Callable[[Event], bool]
+Failure = Callable[[Event], CommandError]
+
+
 class ActionSender(Protocol):
     """The part of ``AMIConnection`` the commands use."""
 
     async def action(
         self, action: dict[str, Any], as_list: bool | None = None, timeout_s: float | None = None
     ) -> Any: ...
+
+    def add_listener(self, listener: Callable[[Event], None]) -> Callable[[], None]: ...
+
+
+class Outcome:
+    """The events that show one command was carried out: each ``needed`` check must match an event
+    (in any order); an event matching a ``fatal`` check ends the wait with its error."""
+
+    def __init__(self, needed: Mapping[str, Check], fatal: Sequence[tuple[Check, Failure]] = ()) -> None:
+        self.needed = dict(needed)
+        self.fatal = list(fatal)
+        self.seen: dict[str, Event] = {}
+        self.done: asyncio.Future[dict[str, Event]] = asyncio.get_running_loop().create_future()
+
+    def feed(self, event: Event) -> None:
+        if self.done.done():
+            return
+        for check, failure in self.fatal:
+            if check(event):
+                self.done.set_exception(failure(event))
+                return
+        for key, check in self.needed.items():
+            if key not in self.seen and check(event):
+                self.seen[key] = event
+        if len(self.seen) == len(self.needed):
+            self.done.set_result(dict(self.seen))
+
+    def events(self) -> list[Event]:
+        return [self.seen[key] for key in self.needed if key in self.seen]
+
+
+def event_is(name: str, **headers: str) -> Check:
+    """A check: the event ``name`` with these header values."""
+    return lambda e: e.get("Event") == name and all(e.get(k) == v for k, v in headers.items())
+
+
+def hung_up(channel: str, zh: str, en: str) -> tuple[Check, Failure]:
+    """A fatal check: ``channel`` hung up before the command's outcome."""
+    return (
+        event_is("Hangup", Channel=channel),
+        lambda e: NotCarriedOut(f"{en}: {channel} hung up (cause {e.get('Cause', '?')})", zh=f"{zh}：{channel} 已挂断"),
+    )
 
 
 # --- validation (pure) ---------------------------------------------------------------------------
@@ -146,9 +215,11 @@ class CallCommands:
         timeout_s: float = 5.0,
         channel_exists: Callable[[str], bool] | None = None,
         peer_of: Callable[[str], str | None] | None = None,
+        outcome_s: float = 10.0,
     ) -> None:
         self.connection = connection
         self.timeout_s = timeout_s
+        self.outcome_s = outcome_s
         self.channel_exists = channel_exists
         self.peer_of = peer_of
         self._held: dict[str, str] = {}  # held channel -> the party waiting for it
@@ -198,58 +269,99 @@ class CallCommands:
             }
         )
 
-    async def attended_transfer(
-        self, channel: str, extension: str, context: str = "internal"
-    ) -> dict[str, Any]:
-        """Atxfer: ``channel`` (the agent's leg) consults ``extension`` before completing."""
-        return await self._send(
-            {
-                "Action": "Atxfer",
-                "Context": check_context(context),
-                "Exten": check_extension(extension),
-                "Channel": self._channel(channel),  # checked last: arguments first
-            }
-        )
+    async def attended_transfer(self, channel: str, extension: str, context: str = "internal") -> dict[str, Any]:
+        """Atxfer: ``channel`` (the agent's leg) consults ``extension`` before completing.
 
-    async def hold(
-        self, channel: str, peer_channel: str | None = None, context: str = "cc-hold"
-    ) -> dict[str, Any]:
+        Asterisk answers "Atxfer successfully queued" once it has queued the feature code; the
+        consultation has begun when the call to ``Local/<extension>@<context>`` exists
+        (``"Consultation"``: its channel).
+        """
+        prefix = f"Local/{check_extension(extension)}@{check_context(context)}-"
+        outcome = Outcome(
+            {"consultation": lambda e: e.get("Event") == "Newchannel" and str(e.get("Channel", "")).startswith(prefix)},
+            [hung_up(channel, "转接失败", "attended transfer failed")],
+        )
+        action = {"Action": "Atxfer", "Context": context, "Exten": extension, "Channel": self._channel(channel)}
+        result = await self._carry_out(
+            action,
+            outcome,
+            zh=f"未能发起对 {extension} 的咨询呼叫",
+            en=f"the consultation call to {extension} did not start",
+        )
+        result["Consultation"] = result["Outcome"][0]["Channel"]
+        return result
+
+    async def complete_attended_transfer(self, channel: str) -> dict[str, Any]:
+        """End the consultation by hanging up the agent's leg ``channel``: Asterisk joins the other
+        party to the consulted one and reports AttendedTransfer (its Result is the outcome)."""
+
+        def transferred(event: Event) -> bool:
+            return event.get("Event") == "AttendedTransfer" and channel in (
+                event.get("OrigTransfererChannel"),
+                event.get("SecondTransfererChannel"),
+            )
+
+        outcome = Outcome({"transfer": transferred})
+        action = {"Action": "Hangup", "Channel": self._channel(channel), "Cause": "16"}
+        result = await self._carry_out(action, outcome, zh="转接未完成", en="the transfer was not completed")
+        event = result["Outcome"][0]
+        if event.get("Result") != "Success":
+            why = str(event.get("Result", ""))
+            raise NotCarriedOut(f"attended transfer failed: {why}", zh=f"转接失败：{why}", response=event)
+        return result
+
+    async def hold(self, channel: str, peer_channel: str | None = None, context: str = "cc-hold") -> dict[str, Any]:
         """Music on hold for ``channel`` (the customer) while ``peer_channel`` (the agent) waits.
 
-        Without ``peer_channel`` the party ``channel`` is bridged with is used.
+        Without ``peer_channel`` the party ``channel`` is bridged with is used. Done when the
+        customer hears the music (MusicOnHoldStart).
         """
         peer = self._peer(channel, peer_channel)
-        reply = await self._send(
-            {
-                "Action": "Redirect",
-                "Context": check_context(context),
-                "Exten": "hold",
-                "Priority": "1",
-                "ExtraContext": context,
-                "ExtraExten": "wait",
-                "ExtraPriority": "1",
-                "Channel": self._channel(channel),
-                "ExtraChannel": peer,
-            }
+        outcome = Outcome(
+            {"music": event_is("MusicOnHoldStart", Channel=channel)},
+            [hung_up(channel, "保持失败", "hold failed"), hung_up(peer, "保持失败", "hold failed")],
+        )
+        action = {
+            "Action": "Redirect",
+            "Context": check_context(context),
+            "Exten": "hold",
+            "Priority": "1",
+            "ExtraContext": context,
+            "ExtraExten": "wait",
+            "ExtraPriority": "1",
+            "Channel": self._channel(channel),
+            "ExtraChannel": peer,
+        }
+        result = await self._carry_out(
+            action,
+            outcome,
+            zh="客户未被保持（未开始播放等待音乐）",
+            en="the caller was not put on hold (no music on hold)",
         )
         self._held[channel] = peer
-        return reply
+        return result
 
     async def unhold(self, channel: str, peer_channel: str | None = None) -> dict[str, Any]:
-        """Take the customer off hold: bridge both parties again (the peer remembered from hold)."""
+        """Take the customer off hold: bridge both parties again (the peer remembered from hold).
+        Done when both have entered the same bridge."""
         peer = peer_channel if peer_channel is not None else self._held.get(channel)
         if peer is None:
             raise CommandError(f"{channel} is not on hold here", zh=f"该通话未被保持：{channel}")
-        reply = await self._send(
-            {
-                "Action": "Bridge",
-                "Channel1": self._channel(channel),
-                "Channel2": self._channel(peer),
-                "Tone": "no",
-            }
+        outcome = Outcome(
+            {"held": event_is("BridgeEnter", Channel=channel), "peer": event_is("BridgeEnter", Channel=peer)},
+            [hung_up(channel, "取消保持失败", "unhold failed"), hung_up(peer, "取消保持失败", "unhold failed")],
         )
+        action = {"Action": "Bridge", "Channel1": self._channel(channel), "Channel2": self._channel(peer), "Tone": "no"}
+        result = await self._carry_out(
+            action, outcome, zh="双方未能重新接通", en="the two parties were not bridged again"
+        )
+        first, second = result["Outcome"]
+        if first.get("BridgeUniqueid") != second.get("BridgeUniqueid"):
+            raise NotCarriedOut(
+                "unhold: the two parties are in different bridges", zh="取消保持失败：双方不在同一通话中"
+            )
         self._held.pop(channel, None)
-        return reply
+        return result
 
     async def three_way(
         self,
@@ -262,24 +374,47 @@ class CallCommands:
         """Move both parties into ConfBridge ``room`` (a new one when None), then ring
         ``third_extension`` into it.
 
-        Returns the Redirect reply with the third party's Originate reply under ``"Invite"``.
+        Done when both parties have joined the room (ConfbridgeJoin) and the third party has
+        answered and joined too. Returns the Redirect reply with the third party's Originate
+        reply under ``"Invite"``; ``"Conference"`` is the room.
         """
         if room is None:
             room = str(10**8 + secrets.randbelow(9 * 10**8))
         if not isinstance(room, str) or not ROOM_RE.match(room):
             raise InvalidArgument(f"invalid conference room {room!r}", zh=f"会议室号无效：{room!r}")
         third = agent_interface(third_extension)
-        moved = await self._send(
+        moved_out = Outcome(
             {
-                "Action": "Redirect",
-                "Context": check_context(context),
-                "Exten": room,
-                "Priority": "1",
-                "ExtraContext": context,
-                "ExtraExten": room,
-                "ExtraPriority": "1",
-                "Channel": self._channel(channel),
-                "ExtraChannel": self._channel(peer_channel),
+                "channel": event_is("ConfbridgeJoin", Conference=room, Channel=channel),
+                "peer": event_is("ConfbridgeJoin", Conference=room, Channel=peer_channel),
+            },
+            [
+                hung_up(channel, "三方通话失败", "three-way call failed"),
+                hung_up(peer_channel, "三方通话失败", "three-way call failed"),
+            ],
+        )
+        action = {
+            "Action": "Redirect",
+            "Context": check_context(context),
+            "Exten": room,
+            "Priority": "1",
+            "ExtraContext": context,
+            "ExtraExten": room,
+            "ExtraPriority": "1",
+            "Channel": self._channel(channel),
+            "ExtraChannel": self._channel(peer_channel),
+        }
+        moved = await self._carry_out(
+            action, moved_out, zh="通话双方未能进入三方会议", en="the two parties did not join the conference"
+        )
+        moved["Conference"] = room
+        joined = Outcome(
+            {
+                "third": lambda e: (
+                    e.get("Event") == "ConfbridgeJoin"
+                    and e.get("Conference") == room
+                    and e.get("Channel") not in (channel, peer_channel)
+                )
             }
         )
         invite = {
@@ -291,7 +426,23 @@ class CallCommands:
             "Timeout": "30000",
             "Async": "true",
         }
-        moved["Invite"] = await self._originate(invite, 30.0)
+        with self._watching(joined):
+            try:
+                moved["Invite"] = await self._originate(invite, 30.0)
+            except CommandError as exc:
+                raise type(exc)(
+                    f"three-way: {third_extension} was not reached ({exc.text['en']}); "
+                    f"the other two parties are in conference {room}",
+                    zh=f"三方通话：未能接通 {third_extension}（{exc.text['zh-CN']}），另外两方仍在会议 {room} 中",
+                    response=exc.response,
+                ) from exc
+            await self._outcome(
+                "Originate",
+                joined,
+                zh=f"{third_extension} 未能进入三方会议",
+                en=f"{third_extension} did not join the conference",
+            )
+        moved["Outcome"] = moved["Outcome"] + joined.events()
         return moved
 
     async def queue_login(
@@ -318,9 +469,7 @@ class CallCommands:
             as_list=False,
         )
 
-    async def pause(
-        self, extension: str, paused: bool, reason: str = "", queue: str | None = None
-    ) -> dict[str, Any]:
+    async def pause(self, extension: str, paused: bool, reason: str = "", queue: str | None = None) -> dict[str, Any]:
         """置忙/置闲: pause or unpause the member in ``queue``, or in every queue when None."""
         action: dict[str, Any] = {
             "Action": "QueuePause",
@@ -333,13 +482,28 @@ class CallCommands:
             action["Reason"] = check_text(reason, "pause reason")
         return await self._send(action, as_list=False)
 
-    async def spy(
-        self, supervisor_extension: str, target_channel: str, mode: SpyMode = "listen"
-    ) -> dict[str, Any]:
-        """Ring the supervisor's extension, then ChanSpy on the target: listen, whisper or barge."""
+    async def spy(self, supervisor_extension: str, target_channel: str, mode: SpyMode = "listen") -> dict[str, Any]:
+        """Ring the supervisor's extension, then ChanSpy on the target: listen, whisper or barge.
+
+        Done when the supervisor answered (OriginateResponse) and ChanSpy started on the target
+        (ChanSpyStart); otherwise the supervisor's leg is hung up and ``NotCarriedOut`` raised.
+        """
         options = SPY_OPTIONS.get(mode)
         if options is None:
             raise InvalidArgument(f"invalid spy mode {mode!r}", zh=f"监听方式无效：{mode!r}")
+        spyer: dict[str, str] = {}
+        outcome = Outcome(
+            {"spy": lambda e: e.get("Event") == "ChanSpyStart" and e.get("SpyeeChannel") == target_channel},
+            [
+                hung_up(target_channel, "监听失败", "listening failed"),
+                (
+                    lambda e: e.get("Event") == "Hangup" and e.get("Channel") == spyer.get("channel"),
+                    lambda e: NotCarriedOut(
+                        "listening failed: the supervisor's line hung up", zh="监听失败：班长线路已挂断"
+                    ),
+                ),
+            ],
+        )
         action = {
             "Action": "Originate",
             "Channel": agent_interface(supervisor_extension),
@@ -349,7 +513,18 @@ class CallCommands:
             "Timeout": "30000",
             "Async": "true",
         }
-        return await self._originate(action, 30.0)
+        with self._watching(outcome):
+            result = await self._originate(action, 30.0)
+            spyer["channel"] = str(result.get("Channel", ""))
+            try:
+                await self._outcome("ChanSpy", outcome, zh="未能开始监听", en="listening did not start")
+            except CommandError:
+                if spyer["channel"]:
+                    with contextlib.suppress(CommandError):
+                        await self._send({"Action": "Hangup", "Channel": spyer["channel"], "Cause": "16"})
+                raise
+        result["Outcome"] = outcome.events()
+        return result
 
     # --- sending ---------------------------------------------------------------------------------
     def _peer(self, channel: str, peer_channel: str | None) -> str:
@@ -394,6 +569,38 @@ class CallCommands:
         result: dict[str, Any] = dict(first)
         for extra in replies[1:]:
             result.setdefault("Events", []).append(raw(extra))
+        return result
+
+    @contextlib.contextmanager
+    def _watching(self, outcome: Outcome) -> Iterator[Outcome]:
+        """Feed every AMI event to ``outcome`` while the block runs."""
+        remove = self.connection.add_listener(outcome.feed)
+        try:
+            yield outcome
+        finally:
+            remove()
+
+    async def _outcome(self, name: str, outcome: Outcome, *, zh: str, en: str) -> dict[str, Event]:
+        """Wait for ``outcome`` (already watched); ``NotCarriedOut`` when it does not come in time."""
+        try:
+            async with asyncio.timeout(self.outcome_s):
+                return await asyncio.shield(outcome.done)
+        except TimeoutError:
+            raise NotCarriedOut(
+                f"{name}: the PBX accepted it, but {en} within {self.outcome_s:g} s",
+                zh=f"{name}：交换机已接受，但{zh}（{self.outcome_s:g} 秒内）",
+            ) from None
+
+    async def _carry_out(self, action: dict[str, Any], outcome: Outcome, *, zh: str, en: str) -> dict[str, Any]:
+        """Send ``action`` and wait for its ``outcome``; the reply with the events under "Outcome"."""
+        with self._watching(outcome):
+            try:
+                result = await self._send(action)
+            except CommandError:
+                outcome.done.cancel()
+                raise
+            await self._outcome(str(action["Action"]), outcome, zh=zh, en=en)
+        result["Outcome"] = outcome.events()
         return result
 
     async def _originate(self, action: dict[str, Any], ring_timeout_s: float) -> dict[str, Any]:

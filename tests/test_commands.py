@@ -1,11 +1,18 @@
-"""Call commands over a real TCP AMI connection to a small AMI server."""
+"""Call commands over a real TCP AMI connection to a small AMI server.
+
+Commands whose effect comes after the reply (hold, unhold, attended transfer, three-way, spy) are fed
+the events Asterisk 22.10.1 sent when the same actions ran on it (``fixtures/ami/desk_outcomes.jsonl``:
+per scenario, the events that prove the outcome, verbatim).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +22,7 @@ from cti.commands import (
     CommandError,
     CommandTimeout,
     InvalidArgument,
+    NotCarriedOut,
     NotConnected,
     UnknownChannel,
     normalise_number,
@@ -33,9 +41,29 @@ async def commands(pbx: FakeAMI) -> AsyncIterator[CallCommands]:
     conn = AMIConnection("127.0.0.1", pbx.port, "cti", pbx.secret, auth="md5", action_timeout_s=0.5)
     await conn.open()
     await conn.login()
+    await conn.action({"Action": "Events", "EventMask": "call"})
     known = {AGENT_LEG, CALLER_LEG}
     talking = {CALLER_LEG: AGENT_LEG, AGENT_LEG: CALLER_LEG}
-    yield CallCommands(conn, timeout_s=0.5, channel_exists=known.__contains__, peer_of=talking.get)
+    yield CallCommands(conn, timeout_s=0.5, channel_exists=known.__contains__, peer_of=talking.get, outcome_s=0.5)
+    conn.close()
+
+
+def recorded(scenario: str, event: str, nth: int = 0) -> dict[str, Any]:
+    """The ``nth`` ``event`` of a desk scenario as Asterisk 22.10.1 sent it."""
+    path = Path(__file__).parent / "fixtures" / "ami" / "desk_outcomes.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    found = [r["event"] for r in rows if r["scenario"] == scenario and r["event"]["Event"] == event]
+    return dict(found[nth])
+
+
+@pytest.fixture
+async def live(pbx: FakeAMI) -> AsyncIterator[CallCommands]:
+    """Commands for the channels of the recorded scenarios (no tracker check)."""
+    conn = AMIConnection("127.0.0.1", pbx.port, "cti", pbx.secret, auth="md5", action_timeout_s=0.5)
+    await conn.open()
+    await conn.login()
+    await conn.action({"Action": "Events", "EventMask": "call"})
+    yield CallCommands(conn, timeout_s=0.5, outcome_s=0.5)
     conn.close()
 
 
@@ -73,7 +101,10 @@ async def test_hangup_sends_cause_and_returns_the_ami_reply(pbx, commands) -> No
     reply = await commands.hangup(CALLER_LEG)
     assert reply["Message"] == "Channel Hungup"
     assert only(pbx, "Hangup") | {"ActionID": ""} == {
-        "Action": "Hangup", "ActionID": "", "Channel": CALLER_LEG, "Cause": "16"
+        "Action": "Hangup",
+        "ActionID": "",
+        "Channel": CALLER_LEG,
+        "Cause": "16",
     }
 
 
@@ -93,14 +124,61 @@ async def test_ami_error_raises_with_asterisks_message(pbx, commands) -> None:
     assert err.value.response is not None and err.value.response["Response"] == "Error"
 
 
+def on(channel: str, scenario: str, event: str, nth: int = 0, **more: str) -> dict[str, Any]:
+    """A recorded event moved onto this test's channel names."""
+    return {**recorded(scenario, event, nth), "Channel": channel, **more}
+
+
 async def test_blind_and_attended_transfer_actions(pbx, commands) -> None:
+    pbx.before_reply["Atxfer"] = [
+        recorded("attended_transfer", "Hold") | {"Channel": AGENT_LEG},
+        recorded("attended_transfer", "Newchannel") | {"Channel": "Local/1003@internal-00000002;1"},
+    ]
     await commands.blind_transfer(CALLER_LEG, "1002")
-    await commands.attended_transfer(AGENT_LEG, "1003", context="internal")
+    reply = await commands.attended_transfer(AGENT_LEG, "1003", context="internal")
     redirect, atxfer = only(pbx, "Redirect"), only(pbx, "Atxfer")
     assert (redirect["Channel"], redirect["Context"], redirect["Exten"], redirect["Priority"]) == (
-        CALLER_LEG, "internal", "1002", "1"
+        CALLER_LEG,
+        "internal",
+        "1002",
+        "1",
     )
     assert (atxfer["Channel"], atxfer["Context"], atxfer["Exten"]) == (AGENT_LEG, "internal", "1003")
+    assert reply["Consultation"] == "Local/1003@internal-00000002;1"
+    assert [e["Event"] for e in reply["Outcome"]] == ["Newchannel"]
+
+
+async def test_attended_transfer_without_a_consultation_call_is_not_carried_out(pbx, commands) -> None:
+    """Asterisk says "Atxfer successfully queued" even when the feature code goes nowhere."""
+    pbx.messages["Atxfer"] = "Atxfer successfully queued"
+    with pytest.raises(NotCarriedOut) as err:
+        await commands.attended_transfer(AGENT_LEG, "1003")
+    assert "consultation call to 1003 did not start" in err.value.message
+    assert "1003" in err.value.text["zh-CN"] and err.value.text["zh-CN"] != err.value.text["en"]
+
+
+async def test_attended_transfer_when_the_agent_hangs_up_first_fails_at_once(pbx, commands) -> None:
+    pbx.before_reply["Atxfer"] = [on(AGENT_LEG, "attended_transfer", "Hangup")]
+    with pytest.raises(NotCarriedOut) as err:
+        await commands.attended_transfer(AGENT_LEG, "1003")
+    assert "hung up" in err.value.message
+
+
+@pytest.mark.parametrize(("result", "ok"), [("Success", True), ("Fail", False)])
+async def test_completing_the_transfer_reports_the_attended_transfer_result(pbx, live, result, ok) -> None:
+    transfer = recorded("attended_transfer", "AttendedTransfer") | {"Result": result}
+    agent = transfer["OrigTransfererChannel"]
+    pbx.messages["Hangup"] = "Channel Hungup"
+    pbx.before_reply["Hangup"] = [transfer]
+    if ok:
+        reply = await live.complete_attended_transfer(agent)
+        assert reply["Message"] == "Channel Hungup"
+        assert reply["Outcome"][0]["TransfereeChannel"] == transfer["TransfereeChannel"]
+    else:
+        with pytest.raises(NotCarriedOut) as err:
+            await live.complete_attended_transfer(agent)
+        assert "Fail" in err.value.message
+    assert only(pbx, "Hangup")["Channel"] == agent
 
 
 @pytest.mark.parametrize(
@@ -149,12 +227,30 @@ async def test_pause_in_one_queue_or_all_with_reason(pbx, commands) -> None:
 
 
 @pytest.mark.parametrize(("mode", "options"), [("listen", "q"), ("whisper", "qw"), ("barge", "qB")])
-async def test_spy_originates_chanspy_on_the_target(pbx, commands, mode, options) -> None:
+async def test_spy_originates_chanspy_and_waits_for_it_to_start(pbx, commands, mode, options) -> None:
+    pbx.before_reply["Originate"] = [recorded("spy", "ChanSpyStart") | {"SpyeeChannel": AGENT_LEG}]
     reply = await commands.spy("1009", AGENT_LEG, mode=mode)
     assert reply["Reason"] == "4"
+    assert [e["Event"] for e in reply["Outcome"]] == ["ChanSpyStart"]
     sent = only(pbx, "Originate")
     assert sent["Channel"] == "Local/1009@agents/n"
     assert (sent["Application"], sent["Data"]) == ("ChanSpy", f"{AGENT_LEG},{options}")
+
+
+async def test_spy_that_never_starts_hangs_the_supervisor_up_and_says_so(pbx, commands) -> None:
+    pbx.messages["Hangup"] = "Channel Hungup"
+    with pytest.raises(NotCarriedOut) as err:
+        await commands.spy("1009", AGENT_LEG)
+    assert "listening did not start" in err.value.message
+    assert "监听" in err.value.text["zh-CN"]
+    assert only(pbx, "Hangup")["Channel"] == "Local/1009@agents/n"  # the channel OriginateResponse named
+
+
+async def test_spy_on_the_recorded_call(pbx, live) -> None:
+    start = recorded("spy", "ChanSpyStart")
+    pbx.before_reply["Originate"] = [start]
+    reply = await live.spy("1003", start["SpyeeChannel"])
+    assert reply["Outcome"] == [start]
 
 
 async def test_a_pbx_that_never_answers_gives_command_timeout(pbx, commands) -> None:
@@ -191,16 +287,50 @@ def test_normalise_number_refuses(raw: str) -> None:
         normalise_number(raw)
 
 
-async def test_hold_moves_both_parties_and_unhold_bridges_them_again(pbx, commands) -> None:
-    held = await commands.hold(CALLER_LEG, AGENT_LEG)
-    back = await commands.unhold(CALLER_LEG, AGENT_LEG)
+async def test_hold_moves_both_parties_and_unhold_bridges_them_again(pbx, live) -> None:
+    music = recorded("hold", "MusicOnHoldStart")
+    caller, agent = music["Channel"], recorded("hold", "BridgeEnter", 1)["Channel"]
+    pbx.before_reply["Redirect"] = [music]
+    pbx.before_reply["Bridge"] = [
+        recorded("hold", "MusicOnHoldStop"),
+        *(recorded("hold", "BridgeEnter", n) for n in (0, 1)),
+    ]
+    held = await live.hold(caller, agent)
+    back = await live.unhold(caller, agent)
     assert held["Response"] == back["Response"] == "Success"
+    assert held["Outcome"] == [music]
+    assert [e["Channel"] for e in back["Outcome"]] == [caller, agent]
     redirect, bridge = only(pbx, "Redirect"), only(pbx, "Bridge")
-    assert (redirect["Channel"], redirect["Context"], redirect["Exten"]) == (CALLER_LEG, "cc-hold", "hold")
-    assert (redirect["ExtraChannel"], redirect["ExtraContext"], redirect["ExtraExten"]) == (
-        AGENT_LEG, "cc-hold", "wait"
-    )
-    assert (bridge["Channel1"], bridge["Channel2"]) == (CALLER_LEG, AGENT_LEG)
+    assert (redirect["Channel"], redirect["Context"], redirect["Exten"]) == (caller, "cc-hold", "hold")
+    assert (redirect["ExtraChannel"], redirect["ExtraContext"], redirect["ExtraExten"]) == (agent, "cc-hold", "wait")
+    assert (bridge["Channel1"], bridge["Channel2"]) == (caller, agent)
+
+
+async def test_hold_without_music_on_hold_is_not_carried_out(pbx, commands) -> None:
+    with pytest.raises(NotCarriedOut) as err:
+        await commands.hold(CALLER_LEG, AGENT_LEG)
+    assert "not put on hold" in err.value.message
+    assert err.value.text["zh-CN"].startswith("Redirect：交换机已接受")
+    with pytest.raises(CommandError):
+        await commands.unhold(CALLER_LEG)  # a hold that did not happen is not remembered
+
+
+async def test_hold_when_the_caller_hangs_up_fails_at_once(pbx, commands) -> None:
+    pbx.before_reply["Redirect"] = [on(CALLER_LEG, "attended_transfer", "Hangup")]
+    with pytest.raises(NotCarriedOut) as err:
+        await commands.hold(CALLER_LEG, AGENT_LEG)
+    assert CALLER_LEG in err.value.message and "hung up" in err.value.message
+
+
+async def test_unhold_into_two_different_bridges_is_refused(pbx, commands) -> None:
+    pbx.before_reply["Redirect"] = [on(CALLER_LEG, "hold", "MusicOnHoldStart")]
+    pbx.before_reply["Bridge"] = [
+        on(CALLER_LEG, "hold", "BridgeEnter", 0),
+        on(AGENT_LEG, "hold", "BridgeEnter", 1, BridgeUniqueid="another-bridge"),
+    ]
+    await commands.hold(CALLER_LEG, AGENT_LEG)
+    with pytest.raises(NotCarriedOut):
+        await commands.unhold(CALLER_LEG)
 
 
 async def test_hold_of_an_unknown_peer_sends_nothing(pbx, commands) -> None:
@@ -209,22 +339,62 @@ async def test_hold_of_an_unknown_peer_sends_nothing(pbx, commands) -> None:
     assert pbx.actions[-1]["Action"] != "Redirect"
 
 
-async def test_three_way_moves_both_into_the_room_and_rings_the_third(pbx, commands) -> None:
-    reply = await commands.three_way(CALLER_LEG, AGENT_LEG, "1003", room="17954512090")
-    assert reply["Response"] == "Success"
+def conference_events() -> tuple[str, str, list[dict[str, Any]], dict[str, Any]]:
+    agent_join, caller_join, third_join = (recorded("three_way", "ConfbridgeJoin", n) for n in range(3))
+    return agent_join["Channel"], caller_join["Channel"], [agent_join, caller_join], third_join
+
+
+async def test_three_way_moves_both_into_the_room_and_rings_the_third(pbx, live) -> None:
+    agent, caller, joins, third = conference_events()
+    room = joins[0]["Conference"]
+    pbx.before_reply["Redirect"] = joins
+    pbx.before_reply["Originate"] = [third]
+    reply = await live.three_way(agent, caller, "1002", room=room)
+    assert reply["Response"] == "Success" and reply["Conference"] == room
     assert reply["Invite"]["Reason"] == "4"
+    assert [e["Channel"] for e in reply["Outcome"]] == [agent, caller, third["Channel"]]
     redirect, originate = only(pbx, "Redirect"), only(pbx, "Originate")
-    assert (redirect["Context"], redirect["Exten"], redirect["ExtraExten"]) == (
-        "cc-conference", "17954512090", "17954512090"
-    )
+    assert (redirect["Context"], redirect["Exten"], redirect["ExtraExten"]) == ("cc-conference", room, room)
     assert (originate["Channel"], originate["Context"], originate["Exten"]) == (
-        "Local/1003@agents/n", "cc-conference", "17954512090"
+        "Local/1002@agents/n",
+        "cc-conference",
+        room,
     )
     with pytest.raises(InvalidArgument):
-        await commands.three_way(CALLER_LEG, AGENT_LEG, "1003", room="room 1")
+        await live.three_way(agent, caller, "1003", room="room 1")
+
+
+async def test_three_way_where_the_parties_never_reach_the_conference_is_an_error(pbx, live) -> None:
+    """What a PBX without ConfBridge did: both parties hung up, and the REST answer said ok."""
+    agent, caller, _, _ = conference_events()
+    pbx.before_reply["Redirect"] = [on(caller, "attended_transfer", "Hangup")]
+    with pytest.raises(NotCarriedOut) as err:
+        await live.three_way(agent, caller, "1002", room="4242")
+    assert "three-way call failed" in err.value.message and err.value.text["zh-CN"].startswith("三方通话失败")
+    assert pbx.sent("Originate") == []  # nobody is rung into a conference that does not exist
+
+
+async def test_three_way_whose_third_party_does_not_answer_says_where_the_others_are(pbx, live) -> None:
+    agent, caller, joins, _ = conference_events()
+    pbx.before_reply["Redirect"] = joins
+    pbx.originate_reason = "3"
+    with pytest.raises(CommandError) as err:
+        await live.three_way(agent, caller, "1002", room=joins[0]["Conference"])
+    assert "did not answer" in err.value.message and f"conference {joins[0]['Conference']}" in err.value.message
+    assert "会议" in err.value.text["zh-CN"]
+
+
+async def test_three_way_without_a_room_opens_a_new_one(pbx, commands) -> None:
+    pbx.before_reply["Redirect"] = []
+    with pytest.raises(NotCarriedOut):  # no ConfbridgeJoin comes for a room nobody recorded
+        await commands.three_way(CALLER_LEG, AGENT_LEG, "1003")
+    room = only(pbx, "Redirect")["Exten"]
+    assert room.isdigit() and room == only(pbx, "Redirect")["ExtraExten"]
 
 
 async def test_hold_finds_the_other_party_and_unhold_remembers_it(pbx, commands) -> None:
+    pbx.before_reply["Redirect"] = [on(CALLER_LEG, "hold", "MusicOnHoldStart")]
+    pbx.before_reply["Bridge"] = [on(CALLER_LEG, "hold", "BridgeEnter", 0), on(AGENT_LEG, "hold", "BridgeEnter", 1)]
     await commands.hold(CALLER_LEG)
     await commands.unhold(CALLER_LEG)
     assert only(pbx, "Redirect")["ExtraChannel"] == AGENT_LEG
@@ -233,9 +403,3 @@ async def test_hold_finds_the_other_party_and_unhold_remembers_it(pbx, commands)
     with pytest.raises(CommandError):
         await commands.unhold(CALLER_LEG)  # no longer on hold
     assert len(pbx.sent("Bridge")) == 1
-
-
-async def test_three_way_without_a_room_opens_a_new_one(pbx, commands) -> None:
-    await commands.three_way(CALLER_LEG, AGENT_LEG, "1003")
-    room = only(pbx, "Redirect")["Exten"]
-    assert room.isdigit() and only(pbx, "Originate")["Exten"] == room

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
-from test_desk_support import snapshot_during
+from test_desk_support import RecordedCommands, snapshot_during
 
 from crm_core.lookup import lookup
 from crm_core.models import CallLink, Customer, Seat, Ticket, User
-from cti.commands import CommandTimeout, UnknownChannel
+from cti.commands import CommandTimeout, NotCarriedOut, UnknownChannel
 from stats.models import CallRow
 
 pytest_plugins = ["crm_core.testing", "test_desk_support"]
@@ -152,7 +152,11 @@ def test_a_finished_call_is_refused(desk):
 
 @pytest.mark.parametrize(
     ("error", "status"),
-    [(UnknownChannel("no such channel"), 404), (CommandTimeout("Hangup: no answer"), 504)],
+    [
+        (UnknownChannel("no such channel"), 404),
+        (CommandTimeout("Hangup: no answer"), 504),
+        (NotCarriedOut("Redirect: the caller was not put on hold", zh="Redirect：客户未被保持"), 409),
+    ],
 )
 def test_command_errors_map_to_statuses_with_both_languages(on_call, error, status):
     on_call.runtime.commands.fail = error
@@ -259,3 +263,43 @@ def test_message_box_lists_tickets_assigned_to_the_agent(desk):
     box = client.get("/api/desk/messages").json()
     assert [t["title"] for t in box["tickets"]] == ["回访客户"]
     assert set(box) == {"tickets", "order_steps", "announcements"}
+
+
+class TransferCommands(RecordedCommands):
+    """The recorded commands plus completing an attended transfer."""
+
+    def __getattr__(self, name: str):
+        if name != "complete_attended_transfer":
+            return super().__getattr__(name)
+
+        async def command(*args):
+            self.sent.append((name, args))
+            return {"Response": "Success", "Message": "Channel Hungup", "Outcome": [{"Event": "AttendedTransfer"}]}
+
+        return command
+
+
+def test_completing_an_attended_transfer_leaves_from_the_agents_leg_and_waits_for_the_pbx(on_call):
+    on_call.runtime.commands = TransferCommands()
+    response = on_call.login("agent_a").post(f"/api/desk/calls/{CALL}/transfer/complete")
+    assert response.status_code == 200 and response.json()["ok"] is True
+    assert on_call.runtime.commands.sent == [("complete_attended_transfer", ("Local/1001@agents-00000008;1",))]
+    assert response.json()["response"]["Outcome"] == [{"Event": "AttendedTransfer"}]
+
+
+def test_a_pbx_link_without_completion_says_so(on_call):
+    response = on_call.login("agent_a").post(f"/api/desk/calls/{CALL}/transfer/complete")
+    assert response.status_code == 501
+    assert on_call.runtime.commands.sent == []
+
+
+def test_a_hold_the_pbx_did_not_carry_out_is_an_error_in_both_languages(on_call):
+    on_call.runtime.commands.fail = NotCarriedOut(
+        "Redirect: the PBX accepted it, but the caller was not put on hold (no music on hold) within 10 s",
+        zh="Redirect：交换机已接受，但客户未被保持（未开始播放等待音乐）（10 秒内）",
+    )
+    response = on_call.login("agent_a").post(f"/api/desk/calls/{CALL}/hold", json={})
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert "客户未被保持" in detail and "not put on hold" in detail
+    assert "ok" not in response.json()

@@ -29,7 +29,14 @@ from crm_core.services.orders import create_order
 from crm_core.services.records import create_row
 from crm_core.services.resources import CUSTOMERS
 from crm_core.services.tickets import open_ticket
-from cti.commands import CommandError, CommandTimeout, InvalidArgument, NotConnected, UnknownChannel
+from cti.commands import (
+    CommandError,
+    CommandTimeout,
+    InvalidArgument,
+    NotCarriedOut,
+    NotConnected,
+    UnknownChannel,
+)
 from stats.models import CallLegRow, CallRow
 
 router = APIRouter(prefix="/api", tags=["desk"])
@@ -118,13 +125,15 @@ def extension_of(user: Any) -> str:
 COMMAND_STATUS: dict[type[CommandError], int] = {
     InvalidArgument: 422,  # the PBX refusing the request otherwise gives 409
     UnknownChannel: 404,
+    NotCarriedOut: 409,  # the PBX took the action but the call did not do it (no hold music, no conference)
     NotConnected: 503,
     CommandTimeout: 504,
 }
 
 
 async def run_command(action: Awaitable[Any]) -> dict[str, Any]:
-    """Await one CTI command and map its typed errors to HTTP statuses once, here."""
+    """Await one CTI command and map its typed errors to HTTP statuses once, here. A success carries
+    the PBX's reply and, for commands whose effect comes later, the events that showed it."""
     try:
         result = await action
     except CommandError as exc:
@@ -302,9 +311,10 @@ async def transfer(
 
 @router.post("/desk/calls/{call_id}/transfer/complete", dependencies=Unsafe)
 async def complete_transfer(request: Request, call_id: CallId, user: CurrentUser) -> dict[str, Any]:
-    """End a consultation by leaving it: Asterisk joins the other party to the consulted extension."""
+    """End a consultation by leaving it: Asterisk joins the other party to the consulted extension
+    (answered once Asterisk reports the AttendedTransfer)."""
     call = my_call(request, user, call_id)
-    return await run_command(runtime_of(request).commands.hangup(call.own))
+    return await run_command(command(request, "complete_attended_transfer")(call.own))
 
 
 @router.post("/desk/calls/{call_id}/transfer/cancel", dependencies=Unsafe)
