@@ -21,6 +21,8 @@ CALL_ANSWERED = "call.answered"
 CALL_HOLD = "call.hold"
 CALL_UNHOLD = "call.unhold"
 CALL_TRANSFERRED = "call.transferred"
+CALL_TRANSFER_FAILED = "call.transfer_failed"
+CALL_UPDATED = "call.updated"
 CALL_CONFERENCE = "call.conference"
 CALL_HANGUP = "call.hangup"
 CALL_ENDED = "call.ended"
@@ -42,6 +44,8 @@ TRACKER_EVENT_TYPES = (
     CALL_HOLD,
     CALL_UNHOLD,
     CALL_TRANSFERRED,
+    CALL_TRANSFER_FAILED,
+    CALL_UPDATED,
     CALL_CONFERENCE,
     CALL_HANGUP,
     CALL_ENDED,
@@ -55,7 +59,8 @@ Direction = Literal["inbound", "outbound", "internal"]
 HangupBy = Literal["caller", "callee", "system"]
 Disposition = Literal["answered", "abandoned", "no_answer", "busy", "failed", "voicemail"]
 AgentStateName = Literal["logged_out", "available", "ringing", "on_call", "wrap_up", "paused"]
-TransferKind = Literal["blind", "attended"]
+TransferKind = Literal["blind", "attended", "blonde"]
+TransferResult = Literal["success", "failed"]
 
 
 class Party(TypedDict):
@@ -116,8 +121,35 @@ CallTransferred = TypedDict(
         "from": str | None,
         "to": str | None,
         "new_call_id": str | None,
+        "result": NotRequired[TransferResult],
     },
 )
+
+# ``call.transfer_failed``: a transfer that did not reach its target (the target was down, busy, did
+# not answer, or the transfer request itself failed). Never counted as a transfer.
+CallTransferFailed = TypedDict(
+    "CallTransferFailed",
+    {
+        "type": str,
+        "ts": str,
+        "pbx": str,
+        "seq": NotRequired[int],
+        "call_id": str,
+        "kind": TransferKind,
+        "from": str | None,
+        "to": str | None,
+        "new_call_id": str | None,
+        "result": TransferResult,
+        "reason": str,
+    },
+)
+
+
+class CallUpdated(_Envelope):
+    """The dialplan changed the caller's number or name after ``call.new`` (NewCallerid)."""
+
+    call_id: str
+    caller: Party
 
 
 class CallConference(_Envelope):
@@ -133,6 +165,15 @@ class CallHangup(_Envelope):
     hangup_by: HangupBy
 
 
+class CallLeg(TypedDict):
+    """One answered callee of a call: talk time per agent leg (a transfer gives two)."""
+
+    channel: str
+    number: str | None
+    agent: str | None
+    talk_s: float
+
+
 class CallEnded(_Envelope):
     call_id: str
     answered: bool
@@ -146,6 +187,8 @@ class CallEnded(_Envelope):
     dialed: str | None
     queue: str | None
     agent: str | None
+    legs: NotRequired[list[CallLeg]]
+    linked_call_id: NotRequired[str | None]  # a consultation: the call it was transferred into
 
 
 class QueueCaller(_Envelope):

@@ -51,6 +51,7 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
         self._handlers: dict[str, Handler] = {
             "Newchannel": self._on_newchannel,
             "NewCallerid": self._on_newcallerid,
+            "NewConnectedLine": self._on_connected_line,
             "Newstate": self._on_newstate,
             "DialBegin": self._on_dial_begin,
             "DialEnd": self._on_dial_end,

@@ -532,7 +532,75 @@ def test_blind_transfer_event() -> None:
         Context="internal",
         Extension="1003",
     )
-    assert [(e["type"], e["kind"], e["from"], e["to"]) for e in out] == [("call.transferred", "blind", "1001", "1003")]
+    assert not [e for e in out if e["type"].startswith("call.transfer")]  # reported once the target answers
+    pbx.bridge("BridgeLeave", "b-1", caller, 1)
+    three, four = ring_agent_blind(pbx, caller, "1003", 4)
+    answer_blind(pbx, caller, three, four, "b-3")
+    done = [(e["type"], e["kind"], e["from"], e["to"], e["result"]) for e in pbx.of("call.transferred")]
+    assert done == [("call.transferred", "blind", "1001", "1003", "success")]
+    assert not pbx.of("call.transfer_failed")
+
+
+def ring_agent_blind(pbx: Pbx, caller: Leg, agent: str, seq: int) -> tuple[Leg, Leg]:
+    one, two = pbx.local_pair(agent, "agents", seq, caller.linkedid, caller.number)
+    pbx.dial_begin(caller, one, f"Local/{agent}@agents/n")
+    pbx.state(one, 5)
+    return one, two
+
+
+def answer_blind(pbx: Pbx, caller: Leg, one: Leg, two: Leg, bridge: str) -> None:
+    pbx.state(two, 6, dt=2.0)
+    pbx.state(one, 6)
+    pbx.dial_end(caller, one, "ANSWER")
+    pbx.bridge("BridgeEnter", bridge, one, 1)
+    pbx.bridge("BridgeEnter", bridge, caller, 2)
+
+
+def test_blind_transfer_to_a_target_that_does_not_answer_is_a_failed_transfer() -> None:
+    pbx = Pbx()
+    caller, one, _two = answered_queue_call(pbx)
+    pbx.feed(
+        "BlindTransfer",
+        4.0,
+        Result="Success",
+        **pbx.snap(one, "Transferer"),
+        **pbx.snap(caller, "Transferee"),
+        BridgeUniqueid="b-1",
+        IsExternal="No",
+        Context="internal",
+        Extension="1003",
+    )
+    pbx.bridge("BridgeLeave", "b-1", caller, 1)
+    three, four = ring_agent_blind(pbx, caller, "1003", 4)
+    pbx.dial_end(caller, three, "NOANSWER", dt=15.0)
+    pbx.dial_end(caller, three, "CANCEL")
+    pbx.hangup(four, cause=19)
+    pbx.hangup(three, cause=19)
+    assert not pbx.of("call.transferred")
+    failed = pbx.of("call.transfer_failed")
+    assert [(e["kind"], e["from"], e["to"], e["result"], e["reason"]) for e in failed] == [
+        ("blind", "1001", "1003", "failed", "noanswer")
+    ]
+
+
+def test_blind_transfer_request_that_fails_is_reported_failed() -> None:
+    pbx = Pbx()
+    caller, one, _two = answered_queue_call(pbx)
+    pbx.feed(
+        "BlindTransfer",
+        4.0,
+        Result="Fail",
+        **pbx.snap(one, "Transferer"),
+        **pbx.snap(caller, "Transferee"),
+        BridgeUniqueid="b-1",
+        IsExternal="No",
+        Context="internal",
+        Extension="1009",
+    )
+    assert [(e["type"], e["to"], e["reason"]) for e in pbx.of("call.transfer_failed")] == [
+        ("call.transfer_failed", "1009", "fail")
+    ]
+    assert not pbx.of("call.transferred")
 
 
 def test_conference_of_three_parties() -> None:
@@ -759,3 +827,75 @@ def test_agent_contexts_and_extension_pattern_are_configurable() -> None:
     assert config.extension_of("Local/1001@agents-00000001;1") is None
     assert config.extension_of("PJSIP/8001-00000001") == "8001"
     assert config.extension_of("PJSIP/1001-00000001") is None
+
+
+def test_hold_by_redirect_to_music_on_hold_is_tracked() -> None:
+    """The desk's hold moves both legs out of their bridge; only the customer gets music (cc-hold)."""
+    pbx = Pbx()
+    caller, one, two = answered_queue_call(pbx)
+    pbx.bridge("BridgeLeave", "b-1", caller, 1, dt=3.0)
+    pbx.bridge("BridgeLeave", "b-1", one, 0)
+    pbx.feed("BridgeDestroy", BridgeUniqueid="b-1", BridgeNumChannels="0")
+    caller.context, caller.exten = "cc-hold", "hold"
+    pbx.feed("MusicOnHoldStart", 0.01, Class="default", **pbx.snap(caller))
+    one.context, one.exten = "cc-hold", "wait"
+    assert [e["type"] for e in pbx.of("call.hold")] == ["call.hold"]
+    assert pbx.tracker.snapshot()["calls"][0]["on_hold"] is True
+    pbx.feed("MusicOnHoldStop", 5.0, **pbx.snap(caller))
+    pbx.feed("BridgeCreate", BridgeUniqueid="b-9", BridgeType="basic", BridgeNumChannels="0")
+    pbx.bridge("BridgeEnter", "b-9", caller, 1)
+    pbx.bridge("BridgeEnter", "b-9", one, 2)
+    assert len(pbx.of("call.unhold")) == 1
+    agent_hangs_up(pbx, caller, one, two, "b-9", dt=2.0)
+    ended = pbx.of("call.ended")[0]
+    assert ended["hold_s"] == pytest.approx(5.0, abs=0.02)
+    assert ended["talk_s"] == pytest.approx(5.0, abs=0.05)  # 3 s before the hold, 2 s after
+
+
+def test_music_for_a_caller_alone_before_the_answer_is_no_hold() -> None:
+    pbx = Pbx()
+    caller = trunk_caller(pbx)
+    pbx.queue_event("QueueCallerJoin", caller, "support", Count="1")
+    pbx.feed("MusicOnHoldStart", 0.1, Class="default", **pbx.snap(caller))
+    pbx.feed("MusicOnHoldStop", 3.0, **pbx.snap(caller))
+    pbx.hangup(caller)
+    assert not pbx.of("call.hold")
+
+
+def test_talk_time_ends_when_the_agent_leaves_and_the_caller_stays_for_the_survey() -> None:
+    """Queue option c: the caller goes on in the dialplan (the survey) after the agent hangs up."""
+    pbx = Pbx()
+    caller, one, two = answered_queue_call(pbx)
+    pbx.feed("SoftHangupRequest", 7.0, Cause="16", **pbx.snap(two))
+    pbx.hangup(two)
+    pbx.bridge("BridgeLeave", "b-1", one, 1)
+    pbx.hangup(one)
+    pbx.bridge("BridgeLeave", "b-1", caller, 0)
+    pbx.feed("BridgeDestroy", BridgeUniqueid="b-1", BridgeNumChannels="0")
+    caller.context, caller.exten = "survey", "s"
+    pbx.state(caller, 6, dt=2.6)  # the survey runs on, alone
+    pbx.hangup(caller, dt=0.1)
+    ended = pbx.of("call.ended")[0]
+    assert ended["talk_s"] == pytest.approx(7.0, abs=0.01)
+    assert [leg["talk_s"] for leg in ended["legs"]] == [pytest.approx(7.0, abs=0.01)]
+
+
+def test_caller_number_set_after_the_ring_updates_the_call() -> None:
+    """DialBegin before the caller leg's NewCallerid: the number still reaches the call."""
+    pbx = Pbx()
+    pbx.member("QueueMemberAdded", "support", "1001")
+    one_c, two_c = pbx.local_pair("5558001", "from-pstn", 1, None)
+    pbx.dial_begin(None, one_c, "5558001@from-pstn")
+    pbx.state(two_c, 6)
+    pbx.queue_event("QueueCallerJoin", two_c, "support", Count="1")
+    one, two = ring_agent(pbx, two_c, "1001", 2)
+    assert pbx.of("call.ringing")[0]["caller"]["number"] is None
+    two_c.number, two_c.caller_name = "5558001", "PSTN 5558001"
+    pbx.feed("NewCallerid", 0.01, **pbx.snap(two_c), **{"CID-CallingPres": "0 (Presentation Allowed, Not Screened)"})
+    updated = pbx.of("call.updated")
+    assert [e["caller"] for e in updated] == [{"number": "5558001", "name": "PSTN 5558001"}]
+    answer_agent(pbx, two_c, one, two, "1001", "b-1")
+    agent_hangs_up(pbx, two_c, one, two, "b-1", dt=3.0)
+    pbx.hangup(one_c)
+    assert pbx.of("call.answered")[0]["caller"]["number"] == "5558001"
+    assert pbx.of("call.ended")[0]["caller"]["number"] == "5558001"

@@ -15,16 +15,19 @@ from cti.events import (
     CALL_HANGUP,
     CALL_HOLD,
     CALL_NEW,
+    CALL_RINGING,
+    CALL_TRANSFER_FAILED,
     CALL_TRANSFERRED,
     CALL_UNHOLD,
+    CALL_UPDATED,
     QUEUE_ABANDONED,
     QUEUE_LEFT,
     Event,
     make_event,
 )
 from cti.tracking.agents import AgentBook
-from cti.tracking.config import TrackerConfig, local_exten
-from cti.tracking.model import CALLEE, CALLER, SYSTEM, Bridge, Call, Channel, Party, QueueStay
+from cti.tracking.config import TrackerConfig, dialable, local_exten
+from cti.tracking.model import CALLEE, CALLER, SYSTEM, Bridge, Call, Channel, Party, QueueStay, Transfer
 
 _UNKNOWN = frozenset({"", "<unknown>", "<Unknown>", "unknown"})
 _BUSY_CAUSES = frozenset({17})
@@ -207,7 +210,7 @@ class CallBook:
 
     def _new_party(self, call: Call, name: str) -> Party:
         role = CALLER if not call.parties else CALLEE
-        party = Party(call=call, role=role, face=name)
+        party = Party(call=call, role=role, face=name, trunk=self.config.is_trunk(name))
         party.extension = self.config.extension_of(name)
         if party.extension is not None:
             party.number = party.extension
@@ -219,19 +222,46 @@ class CallBook:
         return party
 
     def _caller_id(self, chan: Channel, msg: dict[str, Any]) -> None:
-        """The calling party's number and name, as NewCallerid sets them before the call is announced."""
+        """A party's number and name as the dialplan sets them (Newchannel, NewCallerid).
+
+        The caller shown is the number after the dialplan's rewrite: a change after the call was
+        announced updates the call and is sent as ``call.updated`` (the pop looks the caller up again).
+        A callee's own caller ID names it when it differs from the caller's (Dial copies the caller's).
+        """
         party = chan.party
-        if party.role != CALLER:
-            return
         number = known(text(msg.get("CallerIDNum")))
         name = known(text(msg.get("CallerIDName")))
-        if not chan.call.announced:
-            if party.extension is None and number:
+        call = chan.call
+        if party.role == CALLER:
+            if party.extension is not None:
+                if name and party.name is None:
+                    party.name = name
+                return
+            if not call.announced:
+                if number:
+                    party.number = number
+                if name:
+                    party.name = name
+                return
+            if chan.name.startswith("Local/") and not chan.name.endswith(";2"):
+                return  # the dialplan rewrites a Local caller on its ;2 half
+            changed = False
+            if number and number != party.number:
+                party.number = call.caller_number = number
+                changed = True
+            if name and name != party.name:
+                party.name = call.caller_name = name
+                changed = True
+            if changed:
+                self._emit(CALL_UPDATED, self._last_t, call_id=call.uid, caller=self._caller(call))
+        elif party.role == CALLEE and party.extension is None and not chan.name.startswith("Local/"):
+            first = call.first_party
+            if first is not None and first.via:
+                first = None  # an originate's plumbing is nobody's number
+            if number and (first is None or number != first.number):
                 party.number = number
-            if name and (party.name is None or party.extension is None):
+            if name and (first is None or name != first.name):
                 party.name = name
-        elif name and party.name is None:
-            party.name = name
 
     # --- announcing a call ---------------------------------------------------------------------------
     def _touch(self, call: Call, t: float, force: bool = False) -> None:
@@ -239,20 +269,41 @@ class CallBook:
         if call.announced:
             return
         first = call.first_party
-        if first is None:
-            return
+        if first is None or (first.via and not force):
+            return  # an originate's plumbing: the caller is the first phone it reaches
         context = call.first_context
         cfg = self.config
+        target = next(
+            (p for p in call.parties if p.dialed_by is first and not p.via and p.pending_ring is None), None
+        )
         if context in cfg.inbound_contexts:
             direction = "inbound"
             dialed = call.dialed
-        elif first.extension is not None or context in cfg.internal_contexts or context in cfg.agent_contexts:
-            target = next((p for p in call.parties if p.dialed_by is first), None)
+        elif first.trunk and not call.originated:
             if target is None and not force:
                 return
-            direction = "internal" if target is None or target.extension else "outbound"
-            dialed = target.number if target is not None else call.dialed
+            direction = "inbound"
+            dialed = call.dialed
+        elif (
+            first.extension is not None
+            or context in cfg.internal_contexts
+            or context in cfg.agent_contexts
+            or not first.face.startswith("Local/")
+        ):
+            if target is None and not force:
+                return
+            if target is None:
+                direction = "outbound" if first.trunk else "internal"
+            elif target.trunk or first.trunk:
+                direction = "outbound"
+            elif target.extension is not None or not target.face.startswith("Local/"):
+                direction = "internal"
+            else:
+                direction = "outbound"  # a Local leg that is no agent: the outside world
+            dialed = dialable(target.number if target is not None else None) or dialable(call.dialed)
         else:
+            if call.originated and not first.up and not force:
+                return  # an originated Local pair: plumbing if it dials on, a person once it answers
             direction = "inbound"
             dialed = call.dialed
         call.announced = True
@@ -290,15 +341,53 @@ class CallBook:
                 parties.append(chan.party)
         return parties
 
-    def _update_talk(self, call: Call, t: float) -> None:
-        talking = False
+    @staticmethod
+    def _reach(bridge: Bridge) -> list[Party]:
+        """The people in ``bridge`` and in every bridge joined to it through plumbing Local pairs."""
+        people: list[Party] = []
+        seen = {bridge.uid}
+        todo = [bridge]
+        while todo:
+            for chan in todo.pop().channels.values():
+                party = chan.party
+                if not party.via:
+                    if party not in people:
+                        people.append(party)
+                    continue
+                for half in party.channels.values():
+                    other = half.bridge
+                    if other is not None and other.uid not in seen:
+                        seen.add(other.uid)
+                        todo.append(other)
+        return people
+
+    def _talking(self, call: Call) -> set[int]:
+        """ids of the call's people who share a conversation with someone else now."""
+        talking: set[int] = set()
+        done: set[str] = set()
         for chan in call.channels.values():
             bridge = chan.bridge
-            if bridge is not None and len(bridge.channels) > 1:
-                party = chan.party
-                if any(other.party is not party for other in bridge.channels.values()):
-                    talking = True
-                    break
+            if bridge is None or bridge.uid in done:
+                continue
+            done.add(bridge.uid)
+            people = self._reach(bridge)
+            if len(people) > 1:
+                talking.update(id(p) for p in people)
+        return talking
+
+    def _update_talk(self, call: Call, t: float) -> None:
+        talking_ids = self._talking(call)
+        talking = False
+        for party in call.parties:
+            if party.via:
+                continue
+            now = id(party) in talking_ids
+            talking = talking or now
+            if now and party.talk_since is None:
+                party.talk_since = t
+            elif not now and party.talk_since is not None:
+                party.talk_s += max(t - party.talk_since, 0.0)
+                party.talk_since = None
         if talking and call.talk_since is None:
             call.talk_since = t
         elif not talking and call.talk_since is not None:
@@ -306,23 +395,41 @@ class CallBook:
             call.talk_since = None
 
     def _connected(self, chan: Channel, t: float) -> None:
-        """``chan`` now shares a bridge with other parties: answers and talk start here."""
-        party = chan.party
-        peers = [p for p in self._bridge_parties(chan.bridge) if p is not party] if chan.bridge else []
-        if not peers:
+        """``chan`` now shares a bridge (maybe through plumbing) with other people: answers start here."""
+        if chan.bridge is None:
             return
-        for peer in peers:
-            peer.last_peer = party
-            party.last_peer = peer
-        for answering in [party, *peers]:
+        people = self._reach(chan.bridge)
+        if len(people) < 2:
+            return
+        party = chan.party
+        for peer in people:
+            if peer.last_peer is None or peer.last_peer not in people or peer.last_peer is peer:
+                peer.last_peer = party if party is not peer and not party.via else next(
+                    p for p in people if p is not peer
+                )
+        for answering in people:
             if answering.answered:
                 continue
             answering.answered = True
             answering.up = True
             answering.ringing = False
+            self._flush_ring(answering)
             self.agents.touch(answering)
             if answering.role == CALLEE:
                 self._answered(answering, t)
+
+    def _flush_ring(self, party: Party) -> None:
+        """Send the ``call.ringing`` a Local callee held back, now that it shows it is a person."""
+        fields = party.pending_ring
+        if fields is None or party.via:
+            return
+        party.pending_ring = None
+        call = party.call
+        if call.transfer is not None and call.transfer.target is None:
+            call.transfer.target = party
+        t = party.ring_start if party.ring_start is not None else self._last_t
+        self._touch(call, t, force=True)
+        self._emit(CALL_RINGING, t, call_id=call.uid, caller=self._caller(call), **fields)
 
     def _answered(self, party: Party, t: float) -> None:
         call = party.call
@@ -336,6 +443,8 @@ class CallBook:
         if call.answered_at is None:
             call.answered_at = t
             call.answer_wait = wait
+        if party not in call.legs:
+            call.legs.append(party)
         first = call.first_party
         agent = party.extension or (first.extension if first is not None else None)
         if agent:
@@ -353,6 +462,10 @@ class CallBook:
             queue=party.queue,
             wait_s=wait,
         )
+        transfer = call.transfer
+        if transfer is not None and (transfer.target is None or transfer.target is party):
+            call.transfer = None
+            self._transferred(call, t, transfer.kind, transfer.source, party_label(party), transfer.new_call_id)
 
     def _transferred(
         self, call: Call, t: float, kind: str, source: str | None, target: str | None, new_call_id: str | None
@@ -366,14 +479,51 @@ class CallBook:
             **{"from": source},
             to=target,
             new_call_id=new_call_id if new_call_id != call.uid else None,
+            result="success",
+        )
+
+    def _transfer_pending(self, call: Call, t: float, transfer: Transfer) -> None:
+        """A transfer whose target still rings: reported when the target answers, or as failed."""
+        if call.transfer is not None:
+            self._transfer_failed(call, t, "superseded")
+        call.transfer = transfer
+
+    def _transfer_failed(self, call: Call, t: float, reason: str) -> None:
+        transfer = call.transfer
+        if transfer is None:
+            return
+        call.transfer = None
+        self._touch(call, t, force=True)
+        target = transfer.target
+        self._emit(
+            CALL_TRANSFER_FAILED,
+            t,
+            call_id=call.uid,
+            kind=transfer.kind,
+            **{"from": transfer.source},
+            to=party_label(target) if target is not None else transfer.target_label,
+            new_call_id=transfer.new_call_id if transfer.new_call_id != call.uid else None,
+            result="failed",
+            reason=reason,
         )
 
     # --- hold ----------------------------------------------------------------------------------------
     def _hold_on(self, chan: Channel, t: float) -> None:
-        if chan.held or chan.bridge is None:
+        """Hold/Unhold from a phone, or music on hold for a party taken out of its conversation
+        (a Redirect to a music-on-hold context: only MusicOnHoldStart/Stop tell)."""
+        if chan.held:
             return
-        if not any(other.party is not chan.party for other in chan.bridge.channels.values()):
-            return  # music to a caller waiting alone or bridged to nobody: not a hold
+        party = chan.party
+        bridge = chan.bridge
+        if bridge is None or not any(other.party is not party for other in bridge.channels.values()):
+            call = chan.call
+            if party.via or not party.answered or call.answered_at is None or chan.queue is not None:
+                return  # music to a caller waiting alone, before any answer: not a hold
+            if any(
+                c.bridge is not None and any(o.party is not party for o in c.bridge.channels.values())
+                for c in party.channels.values()
+            ):
+                return  # the party's other half still talks: an application's music, not a hold
         call = chan.call
         chan.held = True
         call.held[chan.uid] = chan
@@ -506,8 +656,14 @@ class CallBook:
         party.ended = True
         party.ringing = False
         self.agents.detach(party, t)
-        if silent:
-            return
+        if party.talk_since is not None:
+            party.talk_s += max(t - party.talk_since, 0.0)
+            party.talk_since = None
+        transfer = party.call.transfer
+        if transfer is not None and transfer.target is party and not party.answered:
+            self._transfer_failed(party.call, t, party.dial_status.lower() or "hangup")
+        if silent or party.via or party.pending_ring is not None or party.role == SYSTEM:
+            return  # plumbing, or a Local leg that never rang: nobody a person saw
         call = party.call
         self._touch(call, t, force=True)
         self._emit(
@@ -522,8 +678,14 @@ class CallBook:
 
     def _end_call(self, call: Call, t: float) -> None:
         call.ended = True
+        if call.absorbed_by is not None and not call.announced:
+            self._calls.pop(call.uid, None)  # a pickup's own channel: it became a leg of the call it took
+            self._release(call)
+            return
         self._touch(call, t, force=True)
         self._update_talk(call, t)
+        if call.transfer is not None:
+            self._transfer_failed(call, t, "ended")
         if call.talk_since is not None:
             call.talk_s += max(t - call.talk_since, 0.0)
             call.talk_since = None
@@ -552,6 +714,11 @@ class CallBook:
             dialed=call.dialed,
             queue=call.queue,
             agent=call.agent,
+            legs=[
+                {"channel": p.face, "number": p.number, "agent": p.extension, "talk_s": secs(p.talk_s)}
+                for p in call.legs
+            ],
+            linked_call_id=call.linked_call_id,
         )
         self._release(call)
 
@@ -563,6 +730,8 @@ class CallBook:
             party.dialed_by = None
         call.parties.clear()
         call.held.clear()
+        call.legs.clear()
+        call.transfer = None
 
     def _disposition(self, call: Call) -> str:
         if call.answered_at is not None:

@@ -11,8 +11,8 @@ from typing import Any
 
 from cti.events import CALL_CONFERENCE, CALL_RINGING
 from cti.tracking.calls import CallBook, known, party_label, text, to_int
-from cti.tracking.config import dial_string_number, local_exten
-from cti.tracking.model import Bridge, Channel, Party
+from cti.tracking.config import dial_string_number, dialable, local_exten
+from cti.tracking.model import CALLEE, CALLER, SYSTEM, Bridge, Call, Channel, Party, Transfer
 
 _RING_OVER = frozenset({"NOANSWER", "CANCEL", "BUSY", "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE"})
 
@@ -29,6 +29,19 @@ class ChannelEvents(CallBook):
         if chan is not None:
             self._caller_id(chan, msg)
 
+    def _on_connected_line(self, msg: dict[str, Any], t: float) -> None:
+        """The caller's connected line names the party it talks to when nothing else did."""
+        chan = self._chan(msg)
+        if chan is None or chan.party.role != CALLER:
+            return
+        peer = chan.party.last_peer
+        number = dialable(known(text(msg.get("ConnectedLineNum"))))
+        if peer is not None and number and peer.number is None and peer.extension is None:
+            peer.number = number
+            name = known(text(msg.get("ConnectedLineName")))
+            if name and peer.name is None:
+                peer.name = name
+
     def _on_newstate(self, msg: dict[str, Any], t: float) -> None:
         chan = self._chan(msg)
         if chan is None:
@@ -36,7 +49,9 @@ class ChannelEvents(CallBook):
         state = to_int(msg.get("ChannelState"), chan.state)
         chan.state = state if state is not None else chan.state
         party = chan.party
-        if chan.state == 6 and not party.up:
+        if chan.state in (5, 6) and party.pending_ring is not None:
+            self._flush_ring(party)  # a Local callee that rings or answers itself is a person
+        if chan.state == 6 and not party.up and not party.via:
             party.up = True
             party.ringing = False
             self.agents.touch(party)
@@ -71,6 +86,9 @@ class ChannelEvents(CallBook):
         src = self._chan(msg)
         target = dest.party
         if src is None:  # an Originate: the originated party rings, nobody calls it
+            call = dest.call
+            if target is call.first_party and not call.announced:
+                call.originated = True
             target.ringing = not target.up
             target.ring_start = t
             self.agents.touch(target)
@@ -88,36 +106,124 @@ class ChannelEvents(CallBook):
         ):
             self._merge(target, source, dest)
             return
-        target.dialed_by = source
+        call = src.call
+        if dest.call is not call:
+            if dest.call.announced:
+                return
+            self._absorb(target, call)  # a pickup: the picking phone's own channel joins this call
+        if self._is_plumbing(source):
+            source.via = True
+            source.pending_ring = None
+            source.ringing = False
+            self.agents.touch(source)
+        origin = self._origin(source)
+        if origin.via and origin is call.first_party and not dest.name.startswith("Local/"):
+            self._promote(target)  # an originate reached its first phone: that phone calls
+            return
+        target.dialed_by = origin
         target.face = dest.name
         target.ringing = True
         target.dial_status = ""
         target.ring_start = t
-        if target.extension is None and target.number is None:
-            target.number = (
-                local_exten(dest.name)
-                or dial_string_number(text(msg.get("DialString")))
-                or known(text(msg.get("DestExten")))
-            )
+        if target.extension is None:
+            target.number = self._callee_number(msg, dest, target, src) or target.number
         self._settle_queue(src)
         if src.queue is not None:
             target.queue = src.queue.queue
-        call = src.call
+        if dest.name.startswith("Local/") and target.extension is None:
+            target.pending_ring = {}  # plumbing or a person? its next events tell
         self._touch(call, t)
         if src.left_peer is not None and not src.transfer_noted:
-            self._transferred(call, t, "blind", party_label(src.left_peer), party_label(target), None)
+            # a caller leg that left a bridge alive and dials someone new: a Redirect, a blind transfer
+            self._transfer_pending(
+                call, t, Transfer("blind", party_label(src.left_peer), target, party_label(target), None, t)
+            )
+        elif call.transfer is not None and call.transfer.target is None and target.pending_ring is None:
+            call.transfer.target = target
         src.left_peer = None
         src.transfer_noted = False
         self.agents.touch(target)
-        self._emit(
-            CALL_RINGING,
-            t,
-            call_id=call.uid,
-            channel=dest.name,
-            caller=self._caller(call),
-            callee=self._callee(target),
-            agent=target.extension,
-            queue=target.queue,
+        fields = {
+            "channel": dest.name,
+            "callee": self._callee(target),
+            "agent": target.extension,
+            "queue": target.queue,
+        }
+        if target.pending_ring is not None:
+            target.pending_ring = fields
+            return
+        self._emit(CALL_RINGING, t, call_id=call.uid, caller=self._caller(call), **fields)
+
+    def _is_plumbing(self, party: Party) -> bool:
+        """A Local pair that dials on passes the call through; an agent's or a configured caller's does not."""
+        if party.via or party.extension is not None or not party.face.startswith("Local/"):
+            return False
+        call = party.call
+        if party is call.first_party:
+            return call.originated and call.first_context not in self.config.inbound_contexts
+        return party.role == CALLEE
+
+    @staticmethod
+    def _origin(party: Party) -> Party:
+        """The person behind a chain of plumbing Local pairs (for an originate: the phone it reached)."""
+        for _ in range(32):
+            if not party.via or party.dialed_by is None:
+                break
+            party = party.dialed_by
+        if party.via and party.role == SYSTEM:
+            first = party.call.first_party
+            if first is not None and not first.via:
+                return first
+        return party
+
+    def _promote(self, party: Party) -> None:
+        """The first phone an originate reaches is the calling party (click-to-dial, call-me-now)."""
+        call = party.call
+        root = call.first_party
+        if root is not None:
+            root.role = SYSTEM
+        if party in call.parties:
+            call.parties.remove(party)
+        call.parties.insert(0, party)
+        party.role = CALLER
+        party.dialed_by = None
+        party.ringing = False
+        self.agents.touch(party)
+
+    def _absorb(self, party: Party, into: Call) -> None:
+        """Move ``party`` (with its channels) out of its own unannounced call into ``into``."""
+        old = party.call
+        for chan in list(party.channels.values()):
+            old.channels.pop(chan.uid, None)
+            chan.call = into
+            into.channels[chan.uid] = chan
+        if party in old.parties:
+            old.parties.remove(party)
+        party.call = into
+        party.role = CALLEE
+        into.parties.append(party)
+        old.absorbed_by = into.uid
+        if not old.channels:
+            old.ended = True
+            self._calls.pop(old.uid, None)
+            self._release(old)
+
+    def _callee_number(self, msg: dict[str, Any], dest: Channel, target: Party, src: Channel) -> str | None:
+        """The number of the party rung: its own caller ID when the dialplan set one (not the
+        caller's, which Dial copies), else the Local extension or the number in the dial string."""
+        number = dialable(known(text(msg.get("DestCallerIDNum"))))
+        caller = src.call.first_party
+        if caller is not None and caller.via:
+            caller = None
+        own = src.party.via or number != text(msg.get("CallerIDNum"))
+        if number and own and (caller is None or number != caller.number):
+            if not dest.name.startswith("Local/") or target.number is None:
+                return number
+        return (
+            local_exten(dest.name)
+            or dial_string_number(text(msg.get("DialString")))
+            or dialable(known(text(msg.get("DestExten"))))
+            or number
         )
 
     def _merge(self, party: Party, into: Party, dest: Channel) -> None:
@@ -139,14 +245,20 @@ class ChannelEvents(CallBook):
         status = text(msg.get("DialStatus"))
         target = dest.party
         if status == "ANSWER":
+            if target.pending_ring is not None:
+                self._flush_ring(target)
             target.ringing = False
-            target.up = True
+            if not target.via:
+                target.up = True
             target.dial_status = status
             self._queue_answered(self._chan(msg))
         elif status in _RING_OVER:
             target.ringing = False
             if not (status == "CANCEL" and target.dial_status):
                 target.dial_status = status  # NOANSWER then CANCEL for one leg: keep NOANSWER
+            transfer = dest.call.transfer
+            if transfer is not None and transfer.target is target and status != "CANCEL":
+                self._transfer_failed(dest.call, t, status.lower())
         else:
             return
         if self._chan(msg) is not None:

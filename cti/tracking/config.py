@@ -63,6 +63,17 @@ class TrackerConfig:
     def is_extension(self, text: str) -> bool:
         return bool(text) and self._extension_re.fullmatch(text) is not None
 
+    def is_trunk(self, name: str) -> bool:
+        """A channel of an outside line: a SIP/PJSIP/IAX2 endpoint whose name is not a number
+        (``SIP/voipgrid-siproute-docker-0000006a``, ``PJSIP/trunk-00000003``) or a DAHDI span.
+        Phones are endpoints named by a number (``SIP/150010001-…``, ``PJSIP/1001``)."""
+        if name.startswith("DAHDI/"):
+            return True
+        if not name.startswith(("PJSIP/", "SIP/", "IAX2/")):
+            return False
+        endpoint = endpoint_name(name)
+        return not endpoint.isdigit() and not self.is_extension(endpoint)
+
     def extension_of(self, name: str) -> str | None:
         """The agent extension a channel name or queue interface stands for, or None.
 
@@ -78,15 +89,19 @@ class TrackerConfig:
             context = local_context(rest)
             return exten if context in self.agent_contexts and exten else None
         if name.startswith(("PJSIP/", "SIP/", "IAX2/")):
-            endpoint = name.partition("/")[2]
-            dash = endpoint.rfind("-")
-            if dash > 0:
-                endpoint = endpoint[:dash]
+            endpoint = endpoint_name(name)
             return endpoint if self.is_extension(endpoint) else None
         if name.startswith("Custom:"):
             device = name[7:]
             return device if self.is_extension(device) else None
         return None
+
+
+def endpoint_name(name: str) -> str:
+    """The endpoint of a channel name: ``SIP/150010001-00000004`` -> ``150010001``, ``PJSIP/1001`` -> ``1001``."""
+    endpoint = name.partition("/")[2]
+    dash = endpoint.rfind("-")
+    return endpoint[:dash] if dash > 0 else endpoint
 
 
 def local_context(rest: str) -> str:
@@ -118,7 +133,16 @@ def dial_string_number(dial_string: str) -> str | None:
     if slash and tech in _TECHNOLOGIES:
         dial_string = rest
     number = dial_string.partition("@")[0].rpartition("/")[2]
-    return number or None
+    # only a dialable number: ``150010002/150010002/172.20.0.13!!201`` carries a proxy route, not the callee
+    return number if number and _DIALABLE.fullmatch(number) else None
+
+
+def dialable(value: str | None) -> str | None:
+    """``value`` if it is a number one could dial (digits, ``+``, ``*``, ``#``), else None."""
+    return value if value and _DIALABLE.fullmatch(value) else None
+
+
+_DIALABLE = re.compile(r"\+?[0-9*#]+")
 
 
 _TECHNOLOGIES = frozenset({"PJSIP", "SIP", "IAX2", "Local", "DAHDI", "Custom"})

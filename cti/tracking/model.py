@@ -8,6 +8,7 @@ channel a Local agent pair dials. Bridges say which parties talk to each other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 CALLER = "caller"
 CALLEE = "callee"
@@ -83,6 +84,26 @@ class Party:
     hangup_by: str | None = None
     cause: int = 0
     cause_text: str = ""
+    # A Local pair that only passes the call on (its half dialed someone): plumbing, not a person.
+    via: bool = False
+    # A Local callee's call.ringing waits until the pair shows it is a person (it rings or answers
+    # itself) rather than plumbing; these are the fields it will carry.
+    pending_ring: dict[str, Any] | None = None
+    trunk: bool = False  # a trunk endpoint (an outside line), not a phone
+    talk_s: float = 0.0  # this leg's talk time
+    talk_since: float | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Transfer:
+    """A transfer whose outcome is not known yet: it succeeds when the target answers."""
+
+    kind: str
+    source: str | None
+    target: Party | None
+    target_label: str | None
+    new_call_id: str | None
+    at: float
 
 
 @dataclass(slots=True, eq=False)
@@ -116,6 +137,13 @@ class Call:
     voicemail: bool = False
     last_dial_status: str = ""
     ended: bool = False
+    # The party whose channels took this call's place (a pickup, the consultation of a transfer):
+    # an unannounced call absorbed by another ends silently.
+    absorbed_by: str | None = None
+    originated: bool = False  # started by an Originate (no calling channel): click-to-dial, call-me-now
+    linked_call_id: str | None = None  # the call this consultation was transferred into
+    transfer: Transfer | None = None
+    legs: list[Party] = field(default_factory=list)  # answered callees, in order
 
     @property
     def first_party(self) -> Party | None:

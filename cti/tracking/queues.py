@@ -43,7 +43,7 @@ class QueueEvents(CallBook):
         call.queue = queue
         if call.wait_start is None:
             call.wait_start = joined_at
-        self._touch(call, t)
+        self._touch(call, t, force=True)
         self._emit(
             QUEUE_JOINED,
             t,
