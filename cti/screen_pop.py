@@ -24,7 +24,7 @@ Event = dict[str, Any]
 LookupFn = Callable[[str], Any]
 PublishFn = Callable[[Event], Awaitable[Any]]
 
-WATCHED_TYPES = ("call.new", "queue.joined", "ivr.step", "call.ringing", "call.ended")
+WATCHED_TYPES = ("call.new", "call.updated", "queue.joined", "ivr.step", "call.ringing", "call.ended")
 LOOKUP_FIELDS = ("customer", "contact", "candidates", "open_tickets", "recent_orders", "recent_calls")
 
 
@@ -56,6 +56,7 @@ class CallFacts:
     queue: str | None = None
     ivr_path: list[dict[str, Any]] = field(default_factory=list)
     popped: set[str] = field(default_factory=set)
+    rings: dict[str, Event] = field(default_factory=dict)  # agent -> the ringing that popped
 
 
 class PopContext:
@@ -104,7 +105,23 @@ class PopContext:
         if agent in facts.popped:
             return None
         facts.popped.add(str(agent))
+        facts.rings[str(agent)] = event
         return str(agent)
+
+    def repop(self, event: Event) -> list[tuple[Event, str]]:
+        """For a ``call.updated`` (the dialplan changed the caller after the ring): each agent already
+        popped with the ringing to pop again, carrying the new caller."""
+        call_id = event.get("call_id")
+        caller = event.get("caller")
+        facts = self._calls.get(call_id) if isinstance(call_id, str) else None
+        if facts is None or not isinstance(caller, dict):
+            return []
+        out = []
+        for agent, ring in facts.rings.items():
+            ring = {**ring, "caller": caller}
+            facts.rings[agent] = ring
+            out.append((ring, agent))
+        return out
 
     def pop_for(self, event: Event, agent: str, crm: dict[str, Any]) -> Event:
         """The ``screen.pop`` event for one ringing agent."""
@@ -174,7 +191,19 @@ class ScreenPopService:
                 log.exception("screen-pop could not handle %r", event.get("type"))
 
     def handle_nowait(self, event: Event) -> asyncio.Task[None] | None:
-        """Note the event; for a ringing agent start the pop in its own task (a slow lookup blocks no one)."""
+        """Note the event; for a ringing agent start the pop in its own task (a slow lookup blocks no one).
+
+        A ``call.updated`` looks the new caller number up again and sends each popped agent the pop
+        anew (same call_id: the desk replaces the card in place)."""
+        if event.get("type") == "call.updated":
+            again = self.context.repop(event)
+            if not again:
+                return None
+            self._lookups.pop(str(event.get("call_id")), None)
+            repop = asyncio.get_running_loop().create_task(self._repop(again))
+            self._pending.add(repop)
+            repop.add_done_callback(self._pending.discard)
+            return repop
         if event.get("type") != "call.ringing":
             if event.get("type") == "call.ended":
                 self._lookups.pop(str(event.get("call_id")), None)
@@ -193,6 +222,10 @@ class ScreenPopService:
         task = self.handle_nowait(event)
         if task is not None:
             await task
+
+    async def _repop(self, rings: list[tuple[Event, str]]) -> None:
+        for ring, agent in rings:
+            await self._pop(ring, agent)
 
     async def _pop(self, event: Event, agent: str) -> None:
         crm = await self._crm_for(event)

@@ -331,6 +331,11 @@ class HistoryWriter:
                 if row.wait_s is None and wait is not None:
                     row.wait_s = wait
                 row.disposition = str(event.get("disposition") or ("answered" if row.answered_at else "abandoned"))
+                # the caller as the dialplan left it (a NewCallerid after call.new rewrote it)
+                ended_caller = _party(event.get("caller"))
+                if ended_caller.get("number"):
+                    row.caller_number = str(ended_caller["number"])
+                    row.caller_name = str(ended_caller.get("name") or row.caller_name or "")
             self._link(row, event)
         for stay in self._queue_stays(session, pbx, call_id):
             if stay.outcome == Outcome.WAITING:

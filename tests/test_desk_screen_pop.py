@@ -159,3 +159,35 @@ async def test_service_reads_the_bus_end_to_end():
     finally:
         await service.stop()
         sub.close()
+
+
+async def test_a_caller_number_after_the_ring_looks_up_again_and_updates_the_pop():
+    """The dialplan sets the caller ID after the agent rang: the pop is sent again with the real caller."""
+    numbers: list[str] = []
+
+    async def lookup(number: str) -> dict:
+        numbers.append(number)
+        return {"customer": CUSTOMER if number == "5558001" else None}
+
+    out = Recorder()
+    service = ScreenPopService(lookup, out.publish)
+    await service.handle(call_new())
+    ring = ringing()
+    ring["caller"] = {"number": None, "name": None}
+    await service.handle(ring)
+    await service.handle({"type": "call.updated", "ts": "2026-11-23T10:00:12.600Z", "pbx": "pbx1",
+                          "call_id": "c1", "caller": {"number": "5558001", "name": "PSTN 5558001"}})
+    assert numbers == ["5558001"]  # no lookup for an empty number, one for the real one
+    first, second = out.events
+    assert first["caller"]["number"] is None and first["customer"] is None
+    assert (second["call_id"], second["agent"]) == (first["call_id"], first["agent"])
+    assert second["caller"] == {"number": "5558001", "name": "PSTN 5558001"}
+    assert second["customer"]["id"] == CUSTOMER["id"]
+
+
+async def test_call_updated_for_a_call_nobody_was_popped_for_sends_nothing():
+    out = Recorder()
+    service = ScreenPopService(lambda number: {}, out.publish)
+    await service.handle(call_new())
+    await service.handle({"type": "call.updated", "call_id": "c1", "caller": {"number": "1", "name": None}})
+    assert out.events == []
