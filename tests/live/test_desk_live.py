@@ -1,0 +1,178 @@
+"""Desk commands on the real PBX: every REST answer is the PBX's real outcome.
+
+A caller (``Local/<number>@from-pstn``) is answered by the simulated agent 1001 (``agent_talk="echo"``: the
+agent never hangs up by itself); the agent then acts from the desk's REST API and each test checks the
+answer against what Asterisk did (its AMI events on the test's own login) and what the product made of it
+(bus events). The AMI connection of the product's bridge must survive every command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from crm_core.models import User
+from tests.live.harness import PlacedCall, Product
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio(loop_scope="module")]
+
+
+async def answered_by_1001(product: Product, number: str) -> tuple[PlacedCall, httpx.AsyncClient]:
+    await product.queue_add("support", "1001")
+    agent = await product.client("agent1001")
+    call = await product.call(number, agent_talk="echo")
+    await product.wait_call_event(call, "call.answered", agent="1001")
+    return call, agent
+
+
+async def ami_event(product: Product, call: PlacedCall, name: str, **headers: str) -> dict[str, Any]:
+    """The first AMI event ``name`` with these headers since the call was placed (waits for it)."""
+    found = await product.ami.wait_for(
+        lambda m: m.get("Event") == name and all(m.get(k) == v for k, v in headers.items()), call.ami_since
+    )
+    return dict(found)
+
+
+def ami_events(product: Product, call: PlacedCall, name: str, **headers: str) -> list[dict[str, Any]]:
+    return [
+        dict(m)
+        for m in product.ami.messages[call.ami_since :]
+        if m.get("Event") == name and all(m.get(k) == v for k, v in headers.items())
+    ]
+
+
+async def hang_up(product: Product, channel: str) -> None:
+    await product.ami.request("Hangup", Channel=channel)
+
+
+def reconnects(product: Product) -> int:
+    return product.runtime.bridge.stats.reconnects
+
+
+async def test_attended_transfer_from_the_desk(product: Product) -> None:
+    call, agent = await answered_by_1001(product, "13800000101")
+    before = reconnects(product)
+    reply = await agent.post(f"/api/desk/calls/{call.call_id}/transfer", json={"extension": "1002", "kind": "attended"})
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()["response"]
+    assert answer["Message"] == "Atxfer successfully queued"
+    consultation = answer["Consultation"]
+    assert consultation.startswith("Local/1002@internal-")
+    assert (await ami_event(product, call, "Newchannel", Channel=consultation))["Linkedid"] == call.call_id
+    # the consulted agent 1002 answers, then the agent leaves: Asterisk joins the caller to 1002
+    await ami_event(product, call, "DialEnd", DialStatus="ANSWER", DestExten="1002")
+    done = await agent.post(f"/api/desk/calls/{call.call_id}/transfer/complete")
+    assert done.status_code == 200, done.text
+    (transfer,) = done.json()["response"]["Outcome"]
+    assert transfer["Event"] == "AttendedTransfer" and transfer["Result"] == "Success"
+    assert ami_events(product, call, "AttendedTransfer")[0]["Result"] == "Success"
+    transferred = await product.wait_event(
+        lambda e: e.get("type") == "call.transferred" and e.get("call_id") == call.call_id,
+        since=call.since,
+        what="call.transferred",
+    )
+    assert transferred["kind"] == "attended"
+    assert "1002" in str(transferred["to"])
+    assert reconnects(product) == before and product.runtime.bridge.connected  # the AMI link survived
+    await product.hangup_caller(call)
+    ended = await product.wait_call_event(call, "call.ended")
+    assert ended["disposition"] == "answered"
+    assert len(product.of_call(call.call_id, "call.ended", since=call.since)) == 1
+
+
+async def test_attended_transfer_to_a_missing_extension_is_refused_with_the_reason(product: Product) -> None:
+    call, agent = await answered_by_1001(product, "13800000102")
+    reply = await agent.post(f"/api/desk/calls/{call.call_id}/transfer", json={"extension": "7777", "kind": "attended"})
+    assert reply.status_code == 409, reply.text
+    detail = reply.json()["detail"]
+    assert "未能发起对 7777 的咨询呼叫" in detail and "the consultation call to 7777 did not start" in detail
+    created = [m["Channel"] for m in ami_events(product, call, "Newchannel")]
+    assert not [name for name in created if name.startswith("Local/7777@internal-")]
+    assert product.runtime.bridge.connected
+
+
+async def test_hold_and_unhold_from_the_desk(product: Product) -> None:
+    call, agent = await answered_by_1001(product, "13800000103")
+    since = product.mark()
+    reply = await agent.post(f"/api/desk/calls/{call.call_id}/hold", json={})
+    assert reply.status_code == 200, reply.text
+    (music,) = reply.json()["response"]["Outcome"]
+    assert music["Event"] == "MusicOnHoldStart" and music["Channel"].startswith("Local/13800000103@from-pstn-")
+    assert ami_events(product, call, "MusicOnHoldStart", Channel=music["Channel"])
+    await product.wait_event(
+        lambda e: e.get("type") == "call.hold" and e.get("call_id") == call.call_id, since=since, what="call.hold"
+    )
+    back = await agent.post(f"/api/desk/calls/{call.call_id}/unhold", json={})
+    assert back.status_code == 200, back.text
+    entered = back.json()["response"]["Outcome"]
+    assert [e["Event"] for e in entered] == ["BridgeEnter", "BridgeEnter"]
+    assert entered[0]["BridgeUniqueid"] == entered[1]["BridgeUniqueid"]
+    assert entered[0]["Channel"] == music["Channel"] and entered[1]["Channel"].startswith("Local/1001@agents-")
+    assert ami_events(product, call, "MusicOnHoldStop", Channel=music["Channel"])
+    await product.wait_event(
+        lambda e: e.get("type") == "call.unhold" and e.get("call_id") == call.call_id, since=since, what="call.unhold"
+    )
+    await product.hangup_caller(call)
+    ended = await product.wait_call_event(call, "call.ended")
+    assert ended["disposition"] == "answered"
+
+
+async def test_three_way_from_the_desk(product: Product) -> None:
+    call, agent = await answered_by_1001(product, "13800000104")
+    reply = await agent.post(f"/api/desk/calls/{call.call_id}/conference", json={"extension": "1002"})
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()["response"]
+    room = answer["Conference"]
+    joined = answer["Outcome"]
+    assert [e["Event"] for e in joined] == ["ConfbridgeJoin"] * 3
+    assert {e["Conference"] for e in joined} == {room}
+    assert joined[0]["Channel"].startswith("Local/1001@agents-")
+    assert joined[1]["Channel"].startswith("Local/13800000104@from-pstn-")
+    third = answer["Invite"]["Channel"]
+    assert joined[2]["Channel"] == third and third.startswith("Local/1002@agents-")
+    assert {e["Channel"] for e in ami_events(product, call, "ConfbridgeJoin", Conference=room)} >= {
+        joined[0]["Channel"],
+        joined[1]["Channel"],
+    }
+    # the call is alive: nobody of the three has hung up since the conference began
+    hung = {m.get("Channel") for m in ami_events(product, call, "Hangup")}
+    assert not hung & {e["Channel"] for e in joined}
+    # everybody leaves the room: the caller, the third party, the agent (whose simulated phone never hangs up)
+    await product.hangup_caller(call)
+    await hang_up(product, third)
+    await hang_up(product, joined[0]["Channel"])
+    ended = await product.wait_call_event(call, "call.ended")
+    assert ended["disposition"] == "answered"
+    assert len(product.of_call(call.call_id, "call.ended", since=call.since)) == 1
+
+
+async def spy_as_supervisor(product: Product, extension: str) -> httpx.AsyncClient:
+    with product.db() as session:
+        supervisor = session.scalar(select(User).where(User.username == "supervisor"))
+        assert supervisor is not None
+        supervisor.extension = extension
+        session.commit()
+    return await product.client("supervisor")
+
+
+@pytest.mark.parametrize("mode", ["listen", "whisper", "barge"])
+async def test_supervisor_listen_whisper_barge(product: Product, mode: str) -> None:
+    supervisor = await spy_as_supervisor(product, "1004")
+    call, _ = await answered_by_1001(product, "13800000105")
+    reply = await supervisor.post("/api/supervisor/spy", json={"extension": "1001", "mode": mode})
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()["response"]
+    (start,) = answer["Outcome"]
+    assert start["Event"] == "ChanSpyStart"
+    assert start["SpyerChannel"] == answer["Channel"] and answer["Channel"].startswith("Local/1004@agents-")
+    assert start["SpyeeChannel"].startswith("Local/1001@agents-")
+    assert ami_events(product, call, "ChanSpyStart", SpyeeChannel=start["SpyeeChannel"])
+    originate = await ami_event(product, call, "OriginateResponse", Channel=answer["Channel"])
+    assert originate["Data"] == f"{start['SpyeeChannel']},{ {'listen': 'q', 'whisper': 'qw', 'barge': 'qB'}[mode] }"
+    await hang_up(product, answer["Channel"])
+    await ami_event(product, call, "ChanSpyStop", SpyerChannel=answer["Channel"])
+    await product.hangup_caller(call)
+    await product.wait_call_event(call, "call.ended")
