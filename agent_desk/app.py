@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from agent_desk import api
+from agent_desk.http_headers import SecurityHeaders
 from config import Settings, get_settings
 
 
@@ -51,4 +52,5 @@ def create_app(settings: Settings | None = None, runtime: Any = None) -> FastAPI
     app.state.runtime = runtime
     for router in _routers():
         app.include_router(router)
+    app.add_middleware(SecurityHeaders, sip_wss_url=settings.sip_wss_url)
     return app

@@ -7,11 +7,12 @@ in the ``X-CSRF-Token`` header) or by ``Authorization: Bearer <token>`` (API cli
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, WebSocket, status
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_core.auth import csrf_matches, resolve_token
+from crm_core.auth import OneTime, csrf_matches, redeem_ws_ticket, resolve_token
 from crm_core.db import make_engine, make_sessionmaker
 from crm_core.models import AuthSession, DataScope, User
 
@@ -95,13 +96,42 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+def origin_allowed(websocket: WebSocket) -> bool:
+    """A browser's websocket must come from a page of this site (or of ``CC_WS_ALLOWED_ORIGINS``).
+
+    Browsers always send ``Origin``; other clients (scripts, benchmarks) send none and are judged by their
+    credentials alone. The site is named by the Host header, so TLS ended at a proxy changes nothing.
+    """
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    allowed = {o.strip().rstrip("/").lower() for o in websocket.app.state.settings.ws_allowed_origins}
+    if origin in allowed:
+        return True
+    host = websocket.headers.get("host", "").lower()
+    return bool(host) and urlsplit(origin).netloc == host
+
+
+def _used_tickets(app: object) -> OneTime:
+    state = app.state  # type: ignore[attr-defined]
+    used: OneTime | None = getattr(state, "ws_tickets_used", None)
+    if used is None:
+        used = state.ws_tickets_used = OneTime()
+    return used
+
+
 async def ws_user(websocket: WebSocket) -> User | None:
-    """The user of a websocket: the session cookie or a ``?token=`` bearer token; None if neither."""
+    """The user of a websocket: a ``?ticket=`` from ``POST /api/auth/ws-ticket`` or the session cookie.
+
+    Bearer tokens are never taken from the URL (it ends up in access logs); a ticket lives 30 s, once.
+    """
     factory = app_sessionmaker(websocket.app)
     with factory() as session:
-        token = websocket.query_params.get("token", "")
-        login = resolve_token(session, token, "bearer") if token else None
-        if login is None:
+        ticket = websocket.query_params.get("ticket", "")
+        key = websocket.app.state.settings.secret_key
+        login = redeem_ws_ticket(session, key, ticket, _used_tickets(websocket.app)) if ticket else None
+        if login is None and not ticket:
             login = resolve_token(session, websocket.cookies.get(SESSION_COOKIE, ""), "cookie")
         if login is None:
             return None

@@ -412,6 +412,14 @@ class WebSocketHub:
             conn.sink.close()
         return len(conns)
 
+    def disconnect_user(self, user_id: int) -> int:
+        """Close every tab of a user whose logins were ended (password change); live logins reconnect."""
+        conns = {c for conns in self._by_key.values() for c in conns if c.user_id == user_id}
+        for conn in conns:
+            self.unregister(conn)
+            conn.sink.close()
+        return len(conns)
+
     def connection_count(self) -> int:
         return len({c for conns in self._by_key.values() for c in conns})
 

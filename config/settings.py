@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="Business time zone for calendars and reports.")
     secret_key: str = Field(
         default_factory=lambda: secrets.token_urlsafe(32),
-        description="Signs sessions and CSRF tokens. Set it in production; random per process otherwise.",
+        description="Signs what sessions hand out to be checked later (websocket tickets, login captchas). "
+        "Set it in production, the same for every web process; random per process otherwise.",
     )
 
     # --- storage -------------------------------------------------------------------------------------
@@ -110,6 +111,10 @@ class Settings(BaseSettings):
     desk_self_bind_extension: bool = Field(
         True, description="Agents may bind an extension themselves (else only through a seat)."
     )
+    ws_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (https://host[:port]) allowed to open /ws besides the site itself; browsers only.",
+    )
     ws_replay_buffer: int = Field(500, description="Events kept per agent for replay after a reconnect.")
     ws_max_socket_buffer: int = Field(
         1 << 20, description="Bytes a socket may have unsent before the hub drops it as too slow."
@@ -150,6 +155,15 @@ class Settings(BaseSettings):
     )
     session_hours: int = Field(default=12, description="Hours a browser login (cookie session) lasts.")
     bearer_token_days: int = Field(default=30, description="An API bearer token lasts this many days.")
+    login_captcha_after: int = Field(
+        default=3, description="Failed logins of an account or from an address before a captcha is asked."
+    )
+    login_lock_after: int = Field(default=10, description="Failed logins that lock an account for a while.")
+    login_address_lock_after: int = Field(
+        default=30, description="Failed logins from one address that lock that address for a while."
+    )
+    login_window_minutes: int = Field(default=15, description="Failed logins count within this many minutes.")
+    login_lock_minutes: int = Field(default=15, description="Minutes a locked account or address waits.")
     session_cookie_secure: bool = Field(
         default=False, description="Send the session cookie over HTTPS only; set true behind TLS."
     )
@@ -157,6 +171,11 @@ class Settings(BaseSettings):
         default=30, description="A claimed customer with no follow-up for this many days returns to the pool."
     )
     upload_max_mb: int = Field(default=20, description="Largest accepted import upload or attachment, in MB.")
+    import_max_unzipped_mb: int = Field(
+        default=200, description="Largest decompressed content of an imported .xlsx, in MB (compression bombs)."
+    )
+    import_max_rows: int = Field(default=200_000, description="Most rows an imported file may hold.")
+    import_max_cells: int = Field(default=5_000_000, description="Most cells an imported file may hold.")
     # --- end CRM ---
 
     # --- demo ----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from agent_desk.deps import data_scope, require, ws_user
 from config import Settings
-from crm_core.auth import open_session
+from crm_core.auth import issue_ws_ticket, open_session, resolve_token
 from crm_core.models import Customer, DataScope, Phone, User
 from crm_core.seed import seed_demo
 from crm_core.testing import Org
@@ -37,15 +37,21 @@ def _app(crm_url: str, tmp_path: Path) -> FastAPI:
     return app
 
 
-def test_websocket_user_from_token_or_nobody(crm_url: str, tmp_path: Path, db: Session, org: Org) -> None:
+def test_websocket_user_from_ticket_or_nobody(crm_url: str, tmp_path: Path, db: Session, org: Org) -> None:
     from datetime import timedelta
 
     issued = open_session(db, org.agent_a, "bearer", timedelta(hours=1))
     db.commit()
-    with TestClient(_app(crm_url, tmp_path)) as client:
-        with client.websocket_connect(f"/ws?token={issued.token}") as ws:
+    app = _app(crm_url, tmp_path)
+    login = resolve_token(db, issued.token, "bearer")
+    assert login is not None
+    ticket = issue_ws_ticket(app.state.settings.secret_key, login)
+    with TestClient(app) as client:
+        with client.websocket_connect(f"/ws?ticket={ticket}") as ws:
             assert ws.receive_json() == {"user": "agent_a"}
-        with client.websocket_connect("/ws?token=forged") as ws:
+        with client.websocket_connect(f"/ws?token={issued.token}") as ws:
+            assert ws.receive_json() == {"user": None}  # a bearer token is never read from the URL
+        with client.websocket_connect("/ws?ticket=forged") as ws:
             assert ws.receive_json() == {"user": None}
         headers = {"Authorization": f"Bearer {issued.token}"}
         assert client.get("/audit-only", headers=headers).status_code == 403

@@ -8,11 +8,14 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from agent_desk.api.auth import UserOut, user_out
 from agent_desk.api.crm_crud import crm_router, crud_router
 from agent_desk.deps import client_ip, current_user, get_session, require
+from agent_desk.ws import hub_for
 from crm_core import audit
+from crm_core.auth import change_password
 from crm_core.errors import InvalidInput, PermissionDenied
 from crm_core.models import Permission, Role, User
 from crm_core.permissions import check
@@ -49,6 +52,7 @@ class RoleNames(BaseModel):
 
 class NewPassword(BaseModel):
     password: str = Field(min_length=8, max_length=200)
+    current_password: str = Field("", max_length=200, description="Required when changing one's own password")
 
 
 class Grants(BaseModel):
@@ -110,21 +114,29 @@ def put_roles(
 
 
 @users.put("/{user_id}/password", status_code=204, summary="Set a password (one's own, or as administrator)")
-def put_password(
+async def put_password(
     user_id: int,
     body: NewPassword,
     request: Request,
     actor: User = Depends(current_user),
     session: Session = Depends(get_session),
 ) -> None:
-    if actor.id != user_id:
-        check(actor, "user", "update")
-    user = session.get(User, user_id)
-    if user is None:
-        raise PermissionDenied("无权限 not allowed")
-    set_password(session, user.username, body.password)
-    audit.record(session, actor, "password", "user", user_id, ip=client_ip(request))
-    session.commit()
+    """One's own password needs the current one; either way the user's other logins end."""
+
+    def change() -> None:  # argon2 is slow on purpose: off the event loop
+        if actor.id == user_id:
+            change_password(session, request.state.login, body.current_password, body.password)
+        else:
+            check(actor, "user", "update")
+            user = session.get(User, user_id)
+            if user is None:
+                raise PermissionDenied("无权限 not allowed")
+            set_password(session, user.username, body.password)
+        audit.record(session, actor, "password", "user", user_id, ip=client_ip(request))
+        session.commit()
+
+    await run_in_threadpool(change)
+    hub_for(request.app).disconnect_user(user_id)
 
 
 @users.post("/me/seat", response_model=UserOut, summary="Log in at a seat: take its extension")

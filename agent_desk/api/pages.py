@@ -8,6 +8,7 @@ to the login page before any script runs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -27,7 +28,7 @@ def _page(name: str) -> FileResponse:
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
 
 
 @router.get("/")

@@ -2,6 +2,9 @@
 
 ``?since=<seq>`` resumes after a reconnect: the hub replays what this agent missed. The client may send
 ``ping``; the answer is a ``hub.pong`` frame carrying the newest seq.
+
+The socket is opened with the session cookie (browsers) or ``?ticket=`` from ``POST /api/auth/ws-ticket``
+(API clients); a browser page of another site is refused by its ``Origin`` (close code 4403).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from agent_desk.deps import ws_user
+from agent_desk.deps import origin_allowed, ws_user
 from agent_desk.ws import (
     Connection,
     QueueSink,
@@ -26,6 +29,7 @@ router = APIRouter()
 
 # Close code for a socket opened without a valid session (4000-4999 are the application's own).
 UNAUTHORIZED = 4401
+FOREIGN_ORIGIN = 4403
 
 
 def is_supervisor(user: Any) -> bool:
@@ -43,6 +47,9 @@ def make_sink(websocket: WebSocket, max_buffer: int, queue_len: int) -> Sink:
 
 @router.websocket("/ws")
 async def desk_socket(websocket: WebSocket, since: int | None = None) -> None:
+    if not origin_allowed(websocket):
+        await websocket.close(code=FOREIGN_ORIGIN)
+        return
     user = await ws_user(websocket)
     if user is None:
         await websocket.close(code=UNAUTHORIZED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crm_core.auth import hash_password
+from crm_core.auth import end_sessions, hash_password
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.models import Department, Role, Seat, User
 
@@ -51,6 +51,7 @@ def create_user(
 
 
 def set_password(session: Session, username: str, password: str) -> User:
+    """An administrator sets ``username``'s password (no current one needed); all his logins end."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"用户不存在 no such user: {username}")
@@ -58,6 +59,7 @@ def set_password(session: Session, username: str, password: str) -> User:
         user.password_hash = hash_password(password)
     except ValueError as exc:
         raise InvalidInput(str(exc), "password") from exc
+    end_sessions(session, user.id)  # a reset password ends every login made with the old one
     return user
 
 

@@ -246,7 +246,7 @@ def desk_page(live: LiveDesk, browser: Browser, agent_login: dict[str, Any]) -> 
     dialogs: list[str] = []
     watch(page, dialogs)
     page.goto(f"{live.url}/desk")
-    page.wait_for_function("window.deskApp && window.deskApp.socket && window.deskApp.socket.online")
+    page.wait_for_function("() => window.deskApp && window.deskApp.socket && window.deskApp.socket.online")
     yield page
     context.close()
     assert dialogs == [], f"a script ran from data: {dialogs}"

@@ -85,7 +85,7 @@ def test_one_click_on_the_call_row_plays_it_and_the_waveform_seeks(live: LiveDes
     player = page.locator("#player .rp")
     expect(player).to_have_attribute("data-playing", "1", timeout=WAIT_MS)
     page.wait_for_function(
-        "parseFloat(document.querySelector('#player .rp').dataset.position) > 0.3", timeout=WAIT_MS
+        "() => parseFloat(document.querySelector('#player .rp').dataset.position) > 0.3", timeout=WAIT_MS
     )
     # the waveform is drawn from the server's peaks
     page.wait_for_function(
@@ -106,7 +106,7 @@ def test_one_click_on_the_call_row_plays_it_and_the_waveform_seeks(live: LiveDes
     assert box is not None
     canvas.click(position={"x": box["width"] * 0.75, "y": box["height"] / 2})
     page.wait_for_function(
-        f"Math.abs(parseFloat(document.querySelector('#player .rp').dataset.position) - {SECONDS * 0.75})"
+        f"() => Math.abs(parseFloat(document.querySelector('#player .rp').dataset.position) - {SECONDS * 0.75})"
         " < 0.3",
         timeout=WAIT_MS,
     )
