@@ -127,7 +127,13 @@ async function callAction(action) {
       desk.softphone.answer();
       break;
     case 'hangup':
-      await attempt(() => post(`${base}/hangup`, {}), t('call.hangup_sent'));
+      // the browser phone hangs up itself (the PBX sees the agent's device end the call); else the PBX does
+      if (desk.softphone && desk.softphone.carriesCall) {
+        desk.softphone.hangup();
+        notify(t('call.hangup_sent'));
+      } else {
+        await attempt(() => post(`${base}/hangup`, {}), t('call.hangup_sent'));
+      }
       break;
     case 'hold':
     case 'unhold':

@@ -28,6 +28,12 @@ export class Softphone {
     return Boolean(this.sip.wss_url && this.sip.extension);
   }
 
+  // Whether this phone carries a call (ringing or connected) that it can end itself, with a SIP BYE
+  // or a decline, as a desk phone's hook would; the PBX then sees the agent's device hang up.
+  get carriesCall() {
+    return Boolean(this.session && this.ua && this.ua.isConnected());
+  }
+
   get ringing() {
     return Boolean(this.session && this.session.direction === 'incoming' && !this.session.isEstablished());
   }
@@ -81,6 +87,23 @@ export class Softphone {
 
   hangup() {
     if (this.session) this.session.terminate();
+  }
+
+  // RTP of the current call both ways (RTCPeerConnection.getStats): packets sent and received, and the
+  // energy of the audio heard (0 while the far end sends silence). null without a call.
+  async mediaStats() {
+    const pc = this.session && this.session.connection;
+    if (!pc) return null;
+    const totals = { sent: 0, received: 0, energy: 0 };
+    (await pc.getStats()).forEach((report) => {
+      if (report.kind !== 'audio') return;
+      if (report.type === 'outbound-rtp') totals.sent += report.packetsSent || 0;
+      if (report.type === 'inbound-rtp') {
+        totals.received += report.packetsReceived || 0;
+        totals.energy += report.totalAudioEnergy || 0;
+      }
+    });
+    return totals;
   }
 
   stop() {

@@ -1,7 +1,8 @@
-"""The whole product against the PBX simulator, for browser tests: one server per test module.
+"""The whole product for browser tests, one server per test module: against the PBX simulator
+(``LiveDesk``) or against the real Asterisk of ``asterisk-dev/rootfs.sh`` (``RealPBXDesk``).
 
-The simulator, the runtime (AMI bridge, screen-pop, hub, ...) and uvicorn run on an event loop in a
-background thread; tests drive Debian's chromium with Playwright's sync API from the main thread.
+The runtime (AMI bridge, FastAGI, screen-pop, hub, ...) and uvicorn (and the simulator) run on an event
+loop in a background thread; tests drive Debian's chromium with Playwright's sync API from the main thread.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Response, sync_playwright
 from sqlalchemy import select
 
 from agent_desk.app import create_app
@@ -28,6 +29,7 @@ from crm_core.models import Customer, Order, Product, Ticket, TicketType
 from crm_core.services.customers import add_phone
 from crm_core.services.users import create_user
 from cti.simulator import PBXSimulator
+from tests.live_pbx import RealPBX
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -37,6 +39,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+]
+# For the WebRTC softphone: a fake microphone that needs no permission prompt, Asterisk's self-signed
+# certificate accepted, and ICE host candidates with real addresses (Asterisk cannot resolve the mDNS
+# ``*.local`` names Chromium puts in their place by default).
+CHROMIUM_WEBRTC_ARGS = [
+    *CHROMIUM_ARGS,
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--ignore-certificate-errors",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 AGENT = "agent1001"
 EXTENSION = "1001"
@@ -75,8 +88,8 @@ def _headers(action: Any) -> list[tuple[str, Any]]:
     return list(action)
 
 
-class LiveDesk:
-    """The running product: ``url``, ``sim``, ``runtime``, ``actions`` and ``run(coro)`` on its loop."""
+class DeskServer:
+    """The running product: ``url``, ``runtime`` and ``run(coro)`` on its loop; the PBX is the subclass's."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -85,8 +98,6 @@ class LiveDesk:
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-desk", daemon=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.sim = PBXSimulator("127.0.0.1", 0, "cti", "sim-secret", speed=4.0)
-        self.actions = ActionLog(self.sim)
         self.runtime: Any = None
         self.server: uvicorn.Server | None = None
         self._serving: asyncio.Future[Any] | None = None
@@ -95,21 +106,13 @@ class LiveDesk:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def settings(self) -> Settings:
-        return Settings(
-            data_dir=self.root,
-            database_url=f"sqlite:///{self.root / 'desk.db'}",
-            ami_host="127.0.0.1",
-            ami_port=self.sim.port,
-            ami_user="cti",
-            ami_secret="sim-secret",
-            ami_auth="md5",
-            agi_host="127.0.0.1",
-            agi_port=free_port(),
-            recordings_dir=self.root / "monitor",
-            voicemail_dir=self.root / "voicemail",
-            wrapup_s=0,
-            http_port=self.port,
-        )
+        raise NotImplementedError
+
+    async def _pbx_start(self) -> None:
+        """Bring up the PBX side before the product starts (nothing when the PBX runs already)."""
+
+    async def _pbx_stop(self) -> None:
+        """Stop what ``_pbx_start`` started."""
 
     def seed(self, url: str) -> None:
         migrate(url)
@@ -122,6 +125,7 @@ class LiveDesk:
             session.flush()
             add_phone(session, customer.id, KNOWN_CALLER)
             kind = session.scalars(select(TicketType).order_by(TicketType.id)).first()
+            assert kind is not None, "the migrations seed the ticket types"
             session.add(Ticket(title="Invoice not received", type_id=kind.id, customer_id=customer.id,
                                priority="high", status="open"))
             product = Product(sku="RT-100", name="Router RT-100", price=Decimal("399.00"), stock=50)
@@ -133,7 +137,7 @@ class LiveDesk:
         engine.dispose()
 
     async def _start(self) -> None:
-        await self.sim.start()
+        await self._pbx_start()
         settings = self.settings()
         await asyncio.to_thread(self.seed, settings.effective_database_url)
         self.runtime = build_runtime(settings)
@@ -155,7 +159,7 @@ class LiveDesk:
         if self._serving is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._serving, 15)
-        await self.sim.stop()
+        await self._pbx_stop()
 
     def start(self) -> None:
         self.thread.start()
@@ -168,14 +172,6 @@ class LiveDesk:
         self.thread.join(10)
 
     # --- helpers for tests ------------------------------------------------------------------------
-    def start_call(self, scenario: str = "inbound_answered", **params: Any) -> None:
-        """Start a simulated call in the background."""
-
-        async def start() -> None:
-            self.sim.start_scenario(scenario, **params)
-
-        self.run(start())
-
     def published(self, kind: str, **match: Any) -> list[dict[str, Any]]:
         """Events of ``kind`` in the bus history whose fields equal ``match``."""
         events = self.run(self.runtime.bus.history(0, 10_000, [kind]))
@@ -188,7 +184,80 @@ class LiveDesk:
         return int(self.run(drop()))
 
 
-def log_in(page: Page, live: LiveDesk, username: str, lands_on: str, timeout_ms: float | None = None) -> None:
+class LiveDesk(DeskServer):
+    """The product against the PBX simulator: also ``sim`` and the ``actions`` it received."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.sim = PBXSimulator("127.0.0.1", 0, "cti", "sim-secret", speed=4.0)
+        self.actions = ActionLog(self.sim)
+
+    def settings(self) -> Settings:
+        return Settings(
+            data_dir=self.root,
+            database_url=f"sqlite:///{self.root / 'desk.db'}",
+            ami_host="127.0.0.1",
+            ami_port=self.sim.port,
+            ami_user="cti",
+            ami_secret="sim-secret",
+            ami_auth="md5",
+            agi_host="127.0.0.1",
+            agi_port=free_port(),
+            recordings_dir=self.root / "monitor",
+            voicemail_dir=self.root / "voicemail",
+            wrapup_s=0,
+            http_port=self.port,
+        )
+
+    async def _pbx_start(self) -> None:
+        await self.sim.start()
+
+    async def _pbx_stop(self) -> None:
+        await self.sim.stop()
+
+    def start_call(self, scenario: str = "inbound_answered", **params: Any) -> None:
+        """Start a simulated call in the background."""
+
+        async def start() -> None:
+            self.sim.start_scenario(scenario, **params)
+
+        self.run(start())
+
+
+class RealPBXDesk(DeskServer):
+    """The product against the real Asterisk (``tests/live_pbx.py``): its AMI, its FastAGI port (the
+    dialplan's ``agi://`` target), its spool and its WebRTC websocket for the browser softphone.
+    ``flows_dir``: the IVR flows the PBX's callers go through."""
+
+    def __init__(self, root: Path, pbx: RealPBX, flows_dir: Path) -> None:
+        super().__init__(root)
+        self.pbx = pbx
+        self.flows_dir = flows_dir
+
+    def settings(self) -> Settings:
+        pbx = self.pbx
+        return Settings(
+            data_dir=self.root,
+            database_url=f"sqlite:///{self.root / 'desk.db'}",
+            ami_host=pbx.host,
+            ami_port=pbx.ami_port,
+            ami_user=pbx.ami_user,
+            ami_secret=pbx.ami_secret,
+            ami_auth="md5",
+            agi_host="127.0.0.1",
+            agi_port=pbx.agi_port,
+            recordings_dir=pbx.recordings_dir,
+            recordings_pbx_dir=pbx.recordings_pbx_dir,
+            voicemail_dir=pbx.voicemail_dir,
+            ivr_flows_dir=self.flows_dir,
+            sip_wss_url=pbx.wss_url,
+            desk_queues=["support"],
+            wrapup_s=0,
+            http_port=self.port,
+        )
+
+
+def log_in(page: Page, live: DeskServer, username: str, lands_on: str, timeout_ms: float | None = None) -> None:
     """Fill the open login form as ``username`` and wait until the browser lands on ``lands_on``."""
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", live.password)
@@ -218,9 +287,18 @@ def browser() -> Iterator[Browser]:
 
 def watch(page: Page, dialogs: list[str]) -> None:
     """Record JavaScript dialogs (an injected alert would open one) and print browser-side errors."""
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_response(response: Response) -> None:
+        if response.status >= 500:
+            print(f"[http {response.status}] {response.request.method} {response.url}")
+
+    page.on("dialog", on_dialog)
     page.on("pageerror", lambda error: print(f"[browser error] {error}"))
-    page.on("response", lambda r: r.status >= 500 and print(f"[http {r.status}] {r.request.method} {r.url}"))
+    page.on("response", on_response)
 
 
 @pytest.fixture(scope="module")
@@ -231,7 +309,7 @@ def agent_login(live: LiveDesk, browser: Browser) -> dict[str, Any]:
     page.goto(f"{live.url}/desk")
     page.wait_for_url(f"{live.url}/login?next=/desk")
     log_in(page, live, AGENT, "/desk")
-    state: dict[str, Any] = context.storage_state()
+    state: Any = context.storage_state()
     context.close()
     return state
 
