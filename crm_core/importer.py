@@ -25,6 +25,7 @@ from crm_core.schemas import input_schema
 from crm_core.services.customers import custom_value
 from crm_core.sheet_layout import Column, customer_columns, split_phones
 from crm_core.tabular import detect_format, read_rows, write_text
+from crm_core.xlsx_reader import ReadLimits
 
 Progress = Callable[[int, int], None]
 # Core tables: plain multi-row INSERTs, without the ORM's per-row bookkeeping.
@@ -175,15 +176,17 @@ def import_customers(
     progress: Progress | None = None,
     region: str = "CN",
     area_code: str = "",
+    limits: ReadLimits | None = None,
 ) -> ImportReport:
     """Validate every row, then store them (all, or with ``valid_only`` the valid ones).
 
     ``user`` None is the command line (no permission checks). Raises :class:`TableFileError` for a
-    file that is not what it claims or is damaged; the caller's transaction is then untouched.
+    file that is not what it claims or is damaged, :class:`TableTooLarge` for one past ``limits``
+    (unpacked size, rows, cells); the caller's transaction is then untouched.
     """
     if user is not None:
         check(user, "customer", "import")
-    rows = list(read_rows(data, detect_format(filename, data[:8192])))
+    rows = list(read_rows(data, detect_format(filename, data[:8192]), limits))
     if not rows:
         raise InvalidInput("文件是空的 the file is empty", "file")
     validator = _Validator(session, customer_columns(session), rows[0], region, area_code)

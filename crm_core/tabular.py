@@ -20,11 +20,29 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from crm_core.errors import InvalidInput
-from crm_core.xlsx_reader import read_first_sheet
+from crm_core.xlsx_reader import ReadLimits, SheetTooLarge, read_first_sheet
 
 FORMATS = ("xlsx", "csv", "txt")
 TEXT_FORMAT = "@"
 MAX_SHEET_TITLE = 31
+# A spreadsheet runs a CSV cell starting with one of these as a formula (=HYPERLINK(...), +1+1, @SUM...).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+
+
+def neutralise_formula(text: str) -> str:
+    """``text`` as a spreadsheet shows it without running it: a leading apostrophe marks it as text.
+
+    A cell that already starts with the apostrophe gets one more, so that ``restore_text`` is exact.
+    """
+    return QUOTE + text if text.startswith(FORMULA_START) or text.startswith(QUOTE) else text
+
+
+def restore_text(cell: str) -> str:
+    """The inverse of ``neutralise_formula``, for files this product exported and a user re-imports."""
+    if cell.startswith(QUOTE) and (cell[1:].startswith(FORMULA_START) or cell[1:].startswith(QUOTE)):
+        return cell[1:]
+    return cell
 
 
 class TableFileError(InvalidInput):
@@ -32,6 +50,12 @@ class TableFileError(InvalidInput):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, "file")
+
+
+class TableTooLarge(TableFileError):
+    """The file holds more (unpacked bytes, rows, cells) than an import accepts: 413, nothing is read on."""
+
+    status = 413
 
 
 def detect_format(name: str, head: bytes) -> str:
@@ -62,11 +86,17 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def read_rows(data: bytes, fmt: str) -> Iterator[list[str]]:
-    """Rows of text cells; the first row is the header. Excel: the first sheet."""
+def read_rows(data: bytes, fmt: str, limits: ReadLimits | None = None) -> Iterator[list[str]]:
+    """Rows of text cells; the first row is the header. Excel: the first sheet.
+
+    Raises :class:`TableTooLarge` past ``limits``: for text files the line count is checked first.
+    """
+    limits = limits or ReadLimits()
     if fmt == "xlsx":
-        yield from _read_xlsx(data)
+        yield from _read_xlsx(data, limits)
         return
+    if data.count(b"\n") > limits.max_rows:
+        raise TableTooLarge(f"超过 {limits.max_rows} 行 more than {limits.max_rows:,} rows")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -75,17 +105,23 @@ def read_rows(data: bytes, fmt: str) -> Iterator[list[str]]:
         except UnicodeDecodeError as exc:
             raise TableFileError("无法识别文件编码 cannot decode the file (UTF-8 or GB18030)") from exc
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if fmt == "txt" else ",")
+    cells = 0
     try:
         for row in reader:
-            yield [cell.strip() for cell in row]
+            cells += len(row)
+            if cells > limits.max_cells:
+                raise TableTooLarge(f"超过 {limits.max_cells} 个单元格 more than {limits.max_cells:,} cells")
+            yield [restore_text(cell.strip()) for cell in row]
     except csv.Error as exc:
         raise TableFileError(f"文件第 {reader.line_num} 行格式错误 malformed line {reader.line_num}: {exc}") from exc
 
 
-def _read_xlsx(data: bytes) -> Iterator[list[str]]:
+def _read_xlsx(data: bytes, limits: ReadLimits) -> Iterator[list[str]]:
     try:
-        for row in read_first_sheet(io.BytesIO(data)):
+        for row in read_first_sheet(io.BytesIO(data), limits):
             yield [cell_text(value) for value in row]
+    except SheetTooLarge as exc:
+        raise TableTooLarge(str(exc)) from exc
     except (zipfile.BadZipFile, KeyError, ValueError, IndexError, OSError, ParseError) as exc:
         raise TableFileError(f"Excel 文件已损坏或无法读取 the Excel file is damaged or unreadable: {exc}") from exc
 
@@ -130,10 +166,14 @@ def write_xlsx(sheets: Iterable[tuple[str, list[str], Iterable[Iterable[Any]]]])
 
 
 def write_text(header: list[str], rows: Iterable[Iterable[Any]], fmt: str) -> bytes:
-    """CSV (UTF-8 with BOM, so that Excel shows Chinese) or tab-separated TXT."""
+    """CSV (UTF-8 with BOM, so that Excel shows Chinese) or tab-separated TXT.
+
+    Every cell is text: one a spreadsheet would run as a formula is neutralised, as the Excel export
+    is safe by writing string cells.
+    """
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter="\t" if fmt == "txt" else ",", lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([neutralise_formula(cell_text(title)) for title in header])
     for row in rows:
-        writer.writerow([cell_text(value) for value in row])
+        writer.writerow([neutralise_formula(cell_text(value)) for value in row])
     return ("\ufeff" if fmt == "csv" else "").encode() + out.getvalue().encode("utf-8")

@@ -13,21 +13,17 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from crm_core.tabular import neutralise_formula
 from stats.reports import ReportTable
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-_FORMULA_START = ("=", "+", "-", "@")
-
-
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     # A text cell that a spreadsheet would run as a formula is written as text.
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return neutralise_formula(value) if isinstance(value, str) else value
 
 
 def to_csv(table: ReportTable, lang: str = "zh-CN") -> bytes:

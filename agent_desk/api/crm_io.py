@@ -14,6 +14,7 @@ from crm_core.exporter import export_customers, export_orders
 from crm_core.importer import ImportReport, error_report, import_customers
 from crm_core.models import User
 from crm_core.tabular import FORMATS
+from crm_core.xlsx_reader import ReadLimits
 
 MEDIA = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -36,6 +37,14 @@ def _format(fmt: str) -> str:
     return fmt
 
 
+def import_limits(settings: Any) -> ReadLimits:
+    return ReadLimits(
+        max_bytes=settings.import_max_unzipped_mb * 1024 * 1024,
+        max_rows=settings.import_max_rows,
+        max_cells=settings.import_max_cells,
+    )
+
+
 async def _check_and_import(
     request: Request, file: UploadFile, user: User, session: Session, valid_only: bool
 ) -> ImportReport:
@@ -54,6 +63,7 @@ async def _check_and_import(
             valid_only=valid_only,
             region=settings.default_region,
             area_code=settings.default_area_code,
+            limits=import_limits(settings),
         )
     )
 
