@@ -15,6 +15,7 @@ events that show it happened, as Asterisk 22.10.1 sends them, and put them under
     unhold           BridgeEnter of both parties into one bridge
     attended transfer  Newchannel of the consultation call Local/<exten>@<context>-...
     complete transfer  AttendedTransfer with Result Success
+    cancel transfer  BridgeEnter and Unhold of the agent's leg, back with the other party
     three-way        ConfbridgeJoin of both parties, then of the third party
     spy              ChanSpyStart of the supervisor's leg on the target
 
@@ -309,6 +310,18 @@ class CallCommands:
             why = str(event.get("Result", ""))
             raise NotCarriedOut(f"attended transfer failed: {why}", zh=f"转接失败：{why}", response=event)
         return result
+
+    async def cancel_attended_transfer(self, consulted_channel: str, channel: str) -> dict[str, Any]:
+        """Drop the consulted party's leg: the agent's leg ``channel`` goes back to the other party
+        (Asterisk bridges it there again and sends Unhold for it)."""
+        outcome = Outcome(
+            {"back": event_is("BridgeEnter", Channel=channel), "unhold": event_is("Unhold", Channel=channel)},
+            [hung_up(channel, "取消转接失败", "cancelling the transfer failed")],
+        )
+        action = {"Action": "Hangup", "Channel": self._channel(consulted_channel), "Cause": "16"}
+        return await self._carry_out(
+            action, outcome, zh="坐席未回到原通话", en="the agent was not put back to the other party"
+        )
 
     async def hold(self, channel: str, peer_channel: str | None = None, context: str = "cc-hold") -> dict[str, Any]:
         """Music on hold for ``channel`` (the customer) while ``peer_channel`` (the agent) waits.

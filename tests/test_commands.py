@@ -403,3 +403,20 @@ async def test_hold_finds_the_other_party_and_unhold_remembers_it(pbx, commands)
     with pytest.raises(CommandError):
         await commands.unhold(CALLER_LEG)  # no longer on hold
     assert len(pbx.sent("Bridge")) == 1
+
+
+async def test_cancelling_the_transfer_waits_for_the_agent_to_be_back(pbx, live) -> None:
+    consulted, back, unhold = (recorded("cancel_transfer", name) for name in ("Hangup", "BridgeEnter", "Unhold"))
+    pbx.messages["Hangup"] = "Channel Hungup"
+    pbx.before_reply["Hangup"] = [consulted, back, unhold]
+    reply = await live.cancel_attended_transfer(consulted["Channel"], back["Channel"])
+    assert reply["Outcome"] == [back, unhold]
+    assert only(pbx, "Hangup")["Channel"] == consulted["Channel"]
+
+
+async def test_cancelling_a_transfer_that_leaves_the_agent_alone_is_not_carried_out(pbx, live) -> None:
+    consulted = recorded("cancel_transfer", "Hangup")
+    pbx.before_reply["Hangup"] = [consulted]
+    with pytest.raises(NotCarriedOut) as err:
+        await live.cancel_attended_transfer(consulted["Channel"], recorded("cancel_transfer", "Unhold")["Channel"])
+    assert "not put back" in err.value.message and "坐席未回到原通话" in err.value.text["zh-CN"]

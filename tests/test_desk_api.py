@@ -266,10 +266,10 @@ def test_message_box_lists_tickets_assigned_to_the_agent(desk):
 
 
 class TransferCommands(RecordedCommands):
-    """The recorded commands plus completing an attended transfer."""
+    """The recorded commands plus completing and cancelling an attended transfer."""
 
     def __getattr__(self, name: str):
-        if name != "complete_attended_transfer":
+        if name not in ("complete_attended_transfer", "cancel_attended_transfer"):
             return super().__getattr__(name)
 
         async def command(*args):
@@ -303,3 +303,33 @@ def test_a_hold_the_pbx_did_not_carry_out_is_an_error_in_both_languages(on_call)
     detail = response.json()["detail"]
     assert "客户未被保持" in detail and "not put on hold" in detail
     assert "ok" not in response.json()
+
+
+def consulting_1002(snapshot):
+    """Transcript 06's call while agent 1001 consults 1002, with the channels Asterisk 22 makes for an
+    Atxfer to 1002@internal (tests/fixtures/ami/desk_outcomes.jsonl): 1001's leg leaves the caller's
+    bridge for the consultation bridge."""
+    channels = [dict(row) for row in snapshot["channels"]]
+    for row in channels:
+        if row["channel"] == "Local/1001@agents-00000008;1":
+            row["bridge"] = "consultation"
+    channels += [
+        {"channel": "Local/1002@internal-00000009;1", "call_id": CALL, "bridge": "consultation", "extension": None},
+        {"channel": "Local/1002@internal-00000009;2", "call_id": CALL, "bridge": "target", "extension": None},
+        {"channel": "Local/1002@agents-0000000a;1", "call_id": CALL, "bridge": "target", "extension": "1002"},
+        {"channel": "Local/1002@agents-0000000a;2", "call_id": CALL, "bridge": None, "extension": "1002"},
+    ]
+    return {**snapshot, "channels": channels}
+
+
+def test_cancelling_an_attended_transfer_drops_the_consulted_leg_for_the_agent(on_call):
+    on_call.runtime.snapshot = consulting_1002(on_call.runtime.snapshot)
+    on_call.runtime.commands = TransferCommands()
+    client = on_call.login("agent_a")
+    response = client.post(f"/api/desk/calls/{CALL}/transfer/cancel", json={"extension": "1002"})
+    assert response.status_code == 200, response.text
+    assert on_call.runtime.commands.sent == [
+        ("cancel_attended_transfer", ("Local/1002@agents-0000000a;1", "Local/1001@agents-00000008;1"))
+    ]
+    missing = client.post(f"/api/desk/calls/{CALL}/transfer/cancel", json={"extension": "1003"})
+    assert missing.status_code == 404

@@ -321,15 +321,15 @@ async def complete_transfer(request: Request, call_id: CallId, user: CurrentUser
 async def cancel_transfer(
     request: Request, call_id: CallId, body: ConferenceBody, user: CurrentUser
 ) -> dict[str, Any]:
-    """Drop the consulted extension's leg; the agent is back with the other party."""
-    my_call(request, user, call_id)
+    """Drop the consulted extension's leg; answered once the agent is back with the other party."""
+    call = my_call(request, user, call_id)
     runtime = runtime_of(request)
     snapshot = runtime.tracker_snapshot() if hasattr(runtime, "tracker_snapshot") else {}
     try:
         consulted = parties_of(snapshot, call_id, body.extension)
     except NotYourCall as exc:
         raise HTTPException(404, f"没有正在咨询的分机 / No consultation with {body.extension}") from exc
-    return await run_command(runtime.commands.hangup(consulted.own))
+    return await run_command(command(request, "cancel_attended_transfer")(consulted.own, call.own))
 
 
 @router.post("/desk/calls/{call_id}/conference", dependencies=Unsafe)

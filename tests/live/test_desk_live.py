@@ -176,3 +176,23 @@ async def test_supervisor_listen_whisper_barge(product: Product, mode: str) -> N
     await ami_event(product, call, "ChanSpyStop", SpyerChannel=answer["Channel"])
     await product.hangup_caller(call)
     await product.wait_call_event(call, "call.ended")
+
+
+async def test_cancelling_an_attended_transfer_brings_the_agent_back_to_the_caller(product: Product) -> None:
+    call, agent = await answered_by_1001(product, "13800000106")
+    reply = await agent.post(f"/api/desk/calls/{call.call_id}/transfer", json={"extension": "1002", "kind": "attended"})
+    assert reply.status_code == 200, reply.text
+    await ami_event(product, call, "DialEnd", DialStatus="ANSWER", DestExten="1002")
+    mark = len(product.ami.messages)
+    cancel = await agent.post(f"/api/desk/calls/{call.call_id}/transfer/cancel", json={"extension": "1002"})
+    assert cancel.status_code == 200, cancel.text
+    back, unhold = cancel.json()["response"]["Outcome"]
+    assert (back["Event"], unhold["Event"]) == ("BridgeEnter", "Unhold")
+    assert back["Channel"] == unhold["Channel"] and back["Channel"].startswith("Local/1001@agents-")
+    assert back["BridgeNumChannels"] == "2"  # the agent and the caller
+    stop = await product.ami.wait_for(lambda m: m.get("Event") == "MusicOnHoldStop", mark)
+    assert str(stop["Channel"]).startswith("Local/13800000106@from-pstn-")  # the caller hears the agent again
+    assert ami_events(product, call, "AttendedTransfer") == []
+    await product.hangup_caller(call)
+    ended = await product.wait_call_event(call, "call.ended")
+    assert ended["disposition"] == "answered"
