@@ -112,7 +112,8 @@ function workflowPanel(ticket, steps) {
   const finished = ['resolved', 'closed'].includes(ticket.status);
   const note = h('textarea', { id: 'step-note', rows: 3, maxlength: 5000, placeholder: t('crm.ticket.note_hint') });
   const step = (op) => action(() => post(`/api/crm/tickets/${ticket.id}/${op}`, { note: note.value.trim() }));
-  const last = steps.length && ticket.step_position >= steps.length - 1;
+  // step_position is a step's number (1, 2, 3 or 0, 1, 2 ...), not its place in the list.
+  const last = steps.length && ticket.step_position >= steps[steps.length - 1].position;
   return section('crm.ticket.workflow',
     steps.length ? stepTrack(steps, ticket.step_position, finished) : null,
     h('p', { class: 'current-step' }, finished
@@ -125,7 +126,7 @@ function workflowPanel(ticket, steps) {
         finished ? null : h('button', { type: 'button', class: 'primary', id: 'pass-on', onclick: step('pass') },
           t(last ? 'crm.ticket.resolve' : 'crm.ticket.pass')),
         finished ? null : h('button', {
-          type: 'button', id: 'send-back', disabled: ticket.step_position === 0, onclick: step('return'),
+          type: 'button', id: 'send-back', disabled: !steps.length || ticket.step_position === steps[0].position, onclick: step('return'),
         }, t('crm.ticket.send_back')),
         h('button', { type: 'button', id: 'add-note', onclick: step('notes') }, t('crm.ticket.add_note')),
         h('button', { type: 'button', class: 'danger', onclick: step('close') }, t('crm.ticket.close'))),

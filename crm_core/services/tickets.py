@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.errors import Conflict, InvalidInput
-from crm_core.models import Attachment, Customer, Ticket, TicketEvent, TicketType, User, utcnow
+from crm_core.models import Attachment, Customer, Ticket, TicketEvent, TicketType, User, WorkflowStep, utcnow
 from crm_core.permissions import check, ensure_visible
+from crm_core.schemas import plain_text
 from crm_core.services import records, resources
 from crm_core.services.workflow import ensure_handler, steps_of
 
@@ -24,6 +25,17 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 def _ticket(session: Session, user: User, ticket_id: int, action: str = "update") -> Ticket:
     row: Ticket = records.get_row(session, user, resources.TICKETS, ticket_id, action)
     return row
+
+
+def _current(steps: list[WorkflowStep], ticket: Ticket) -> int:
+    """Where in ``steps`` the ticket stands: ``step_position`` holds a step's number, never a list index.
+
+    Administrators number steps as they like (0, 1, 2 or 1, 2, 3 or 10, 20, 30); only their order counts.
+    """
+    for index, step in enumerate(steps):
+        if step.position == ticket.step_position:
+            return index
+    raise Conflict("工单所在步骤已不在流程中 the ticket's step is no longer in its workflow")
 
 
 def _event(
@@ -56,9 +68,11 @@ def prepare_ticket(session: Session, user: User, data: dict[str, Any], now: date
     data.setdefault("due_at", now + timedelta(hours=ticket_type.sla_hours))
     data["workflow_id"] = data.get("workflow_id") or ticket_type.workflow_id
     data["step_position"], data["status"] = 0, OPEN
-    if data["workflow_id"] is not None and not data.get("assignee_id"):
+    if data["workflow_id"] is not None:
         first = steps_of(session, data["workflow_id"])[0]
-        data["assignee_id"], data["assignee_role_id"] = first.assignee_user_id, first.assignee_role_id
+        data["step_position"] = first.position
+        if not data.get("assignee_id"):
+            data["assignee_id"], data["assignee_role_id"] = first.assignee_user_id, first.assignee_role_id
     return data
 
 
@@ -71,7 +85,7 @@ def open_ticket(session: Session, user: User, data: dict[str, Any], now: datetim
     ticket = Ticket(**data, created_at=now)
     session.add(ticket)
     session.flush()
-    _event(session, ticket, user, "create", data.get("description", ""), 0, now)
+    _event(session, ticket, user, "create", data.get("description", ""), ticket.step_position, now)
     audit.record(session, user, "create", "ticket", ticket.id)
     return ticket
 
@@ -90,13 +104,14 @@ def pass_on(
     if ticket.status in (RESOLVED, CLOSED):
         raise Conflict("工单已办结 the ticket is already resolved")
     steps = steps_of(session, ticket.workflow_id)
-    ensure_handler(user, steps[ticket.step_position], "ticket", ticket.assignee_id)
-    if ticket.step_position + 1 >= len(steps):
+    here = _current(steps, ticket)
+    ensure_handler(user, steps[here], "ticket", ticket.assignee_id)
+    if here + 1 >= len(steps):
         _event(session, ticket, user, "resolve", note, None, now)
         ticket.status, ticket.closed_at = RESOLVED, now
         ticket.assignee_id = ticket.assignee_role_id = None
         return ticket
-    nxt = steps[ticket.step_position + 1]
+    nxt = steps[here + 1]
     _event(session, ticket, user, "pass", note, nxt.position, now)
     ticket.step_position, ticket.status = nxt.position, IN_PROGRESS
     ticket.assignee_id = assignee_id or nxt.assignee_user_id
@@ -110,18 +125,21 @@ def send_back(session: Session, user: User, ticket_id: int, note: str, now: date
     if not note.strip():
         raise InvalidInput("退回须填写原因 a reason is required to send back", "note")
     ticket = _ticket(session, user, ticket_id)
-    if ticket.status in (RESOLVED, CLOSED) or ticket.step_position == 0:
+    if ticket.status in (RESOLVED, CLOSED):
         raise Conflict("此工单无法退回 the ticket cannot be sent back from here")
     steps = steps_of(session, ticket.workflow_id)
-    ensure_handler(user, steps[ticket.step_position], "ticket", ticket.assignee_id)
-    back = steps[ticket.step_position - 1]
+    here = _current(steps, ticket)
+    if here == 0:
+        raise Conflict("此工单无法退回 the ticket cannot be sent back from here")
+    ensure_handler(user, steps[here], "ticket", ticket.assignee_id)
+    back = steps[here - 1]
     previous_handler = session.scalar(
         select(TicketEvent.user_id)
         .where(TicketEvent.ticket_id == ticket.id, TicketEvent.to_step == ticket.step_position)
         .order_by(TicketEvent.id.desc())
     )
     _event(session, ticket, user, "return", note, back.position, now)
-    ticket.step_position, ticket.status = back.position, RETURNED if back.position == 0 else IN_PROGRESS
+    ticket.step_position, ticket.status = back.position, RETURNED if here == 1 else IN_PROGRESS
     ticket.assignee_id = back.assignee_user_id or previous_handler
     ticket.assignee_role_id = back.assignee_role_id
     return ticket
@@ -176,6 +194,10 @@ def add_attachment(
     ticket = _ticket(session, user, ticket_id)
     if len(content) > MAX_ATTACHMENT_BYTES:
         raise InvalidInput("附件过大 attachment too large (max 10 MB)", "file")
+    try:
+        plain_text(filename)  # the same markup rule as every CRM text field
+    except ValueError as exc:
+        raise InvalidInput(f"文件名 file name: {exc}", "file") from exc
     key = f"{uuid.uuid4().hex}{Path(filename).suffix[:10]}"
     folder = storage_dir / "attachments"
     folder.mkdir(parents=True, exist_ok=True)
