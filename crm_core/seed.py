@@ -28,6 +28,7 @@ from crm_core.models import (
     Ticket,
     TicketType,
     User,
+    WorkflowStep,
     utcnow,
 )
 from crm_core.phone import normalize
@@ -49,7 +50,10 @@ CITIES = [
 BRANDS = "华鑫恒达宏远金泰瑞丰新元博创嘉禾永盛中联天成东方安信"
 TRADES = ["科技", "贸易", "电子", "物流", "医药", "建材", "食品", "机械", "信息技术", "文化传媒"]
 STREETS = ["中山路", "人民路", "解放路", "建设路", "和平路", "长江路", "新华街", "文化路"]
-CATEGORIES = ["企业客户", "个人客户", "代理商", "政府机构"]
+# A category fits the kind of customer: a person is never an enterprise, a company never a private person.
+COMPANY_CATEGORIES = ["企业客户", "代理商", "政府机构"]
+PERSON_CATEGORY = "个人客户"
+CATEGORIES = [*COMPANY_CATEGORIES, PERSON_CATEGORY]
 SOURCES = ["电话呼入", "官网", "展会", "转介绍", "广告"]
 LEVELS = ["A", "B", "C", "D"]
 POSITIONS = ["总经理", "采购经理", "财务", "行政主管", "技术负责人"]
@@ -93,7 +97,7 @@ def customer_rows(rng: random.Random, first_id: int, count: int, now: Any) -> It
             "id": first_id + i,
             "name": name,
             "kind": kind,
-            "category": rng.choice(CATEGORIES),
+            "category": PERSON_CATEGORY if kind == "person" else rng.choice(COMPANY_CATEGORIES),
             "region": city,
             "source": rng.choice(SOURCES),
             "level": rng.choice(LEVELS),
@@ -258,6 +262,11 @@ def _tickets_and_orders(
     now: Any,
 ) -> None:
     types = list(session.scalars(select(TicketType)))
+    first_step = dict(
+        session.execute(
+            select(WorkflowStep.workflow_id, func.min(WorkflowStep.position)).group_by(WorkflowStep.workflow_id)
+        ).all()
+    )
     titles = {
         "consult": "咨询产品价格",
         "complaint": "投诉送货延迟",
@@ -279,7 +288,7 @@ def _tickets_and_orders(
                     "status": rng.choice(["open", "in_progress", "resolved", "closed"]),
                     "customer_id": row["id"],
                     "workflow_id": kind.workflow_id,
-                    "step_position": 0,
+                    "step_position": first_step.get(kind.workflow_id, 0) if kind.workflow_id else 0,
                     "owner_id": agent.id,
                     "assignee_id": agent.id,
                     "department_id": agent.department_id,

@@ -24,7 +24,10 @@ from crm_core.services.calls import customer_calls
 CUSTOMER_MANAGED = frozenset({"status", "claimed_at", "last_followup_at", "merged_into_id"})
 
 customers = crm_router("/customers", "customers")
-CustomerOut = output_schema(Customer)
+# The owner's display name travels with the row: an agent cannot read the user list, yet sees who owns a customer.
+CustomerOut = create_model(
+    "CustomerOut", __base__=output_schema(Customer, name="CustomerRow"), owner_name=(str | None, None)
+)
 PhoneOut = output_schema(Phone)
 FollowUpOut = output_schema(FollowUp)
 PhoneText = Field(min_length=1, max_length=50)
@@ -243,6 +246,7 @@ router.include_router(
         "customers",
         exclude=CUSTOMER_MANAGED,
         actions=("list", "get", "update", "delete"),
+        out=CustomerOut,
     )
 )
 router.include_router(crud_router(res.CONTACTS, "/contacts", "customers"))

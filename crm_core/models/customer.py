@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from crm_core.db import Base
 from crm_core.models.base import IdMixin, TimestampMixin, utcnow
+from crm_core.models.org import User
 
 
 class CustomFieldDef(IdMixin, TimestampMixin, Base):
@@ -51,6 +52,14 @@ class Customer(IdMixin, TimestampMixin, Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_followup_at: Mapped[datetime | None] = mapped_column(DateTime)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # The owner's name read with the row itself (one SELECT for a whole list page): whoever sees a customer
+    # sees who owns it, without needing to read the user list.
+    owner_name: Mapped[str | None] = column_property(
+        select(func.coalesce(func.nullif(User.display_name, ""), User.username))
+        .where(User.id == owner_id)
+        .correlate_except(User)
+        .scalar_subquery()
+    )
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer", lazy="raise_on_sql")
     phones: Mapped[list[Phone]] = relationship(
