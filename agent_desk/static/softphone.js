@@ -46,29 +46,35 @@ export class Softphone {
   async start(password) {
     if (!this.available) return;
     const JsSIP = await loadScript('/vendor/jssip.js');
+    // enabling again (another password after a failed registration) replaces the phone, never adds one
+    this.stop();
     const host = new URL(this.sip.wss_url).hostname;
     const socket = new JsSIP.WebSocketInterface(this.sip.wss_url);
-    this.ua = new JsSIP.UA({
+    const ua = new JsSIP.UA({
       sockets: [socket],
       uri: `sip:${this.sip.extension}@${host}`,
       password,
       register: true,
       session_timers: false,
     });
-    this.ua.on('registered', () => this.set('registered'));
-    this.ua.on('unregistered', () => this.set('unregistered'));
-    this.ua.on('registrationFailed', () => this.set('failed'));
-    this.ua.on('disconnected', () => this.set('disconnected'));
-    this.ua.on('newRTCSession', ({ session }) => this.attach(session));
+    // events of a phone already replaced or stopped change nothing
+    const mine = (handler) => (event) => { if (this.ua === ua) handler(event); };
+    ua.on('registered', mine(() => this.set('registered')));
+    ua.on('unregistered', mine(() => this.set('unregistered')));
+    ua.on('registrationFailed', mine(() => this.set('failed')));
+    ua.on('disconnected', mine(() => this.set('disconnected')));
+    ua.on('newRTCSession', mine(({ session }) => this.attach(session)));
+    this.ua = ua;
     this.set('connecting');
-    this.ua.start();
+    ua.start();
   }
 
   attach(session) {
     this.session = session;
     session.on('peerconnection', ({ peerconnection }) => {
       peerconnection.addEventListener('track', (event) => {
-        this.audio.srcObject = event.streams[0];
+        // a far end whose SDP names no stream (no a=msid) gives a bare track
+        this.audio.srcObject = event.streams[0] || new MediaStream([event.track]);
       });
     });
     const done = () => {
@@ -106,9 +112,12 @@ export class Softphone {
     return totals;
   }
 
+  // Unregisters (REGISTER with Expires: 0) and closes the websocket.
   stop() {
-    if (this.ua) this.ua.stop();
+    const ua = this.ua;
     this.ua = null;
+    this.session = null;
+    if (ua) ua.stop();
     this.set('off');
   }
 }

@@ -213,7 +213,8 @@ def page(desk: SoftphoneDesk, webrtc_browser: Browser, ami: PBXLink) -> Iterator
     try:
         yield opened
     finally:
-        opened.evaluate("window.deskApp.softphone && window.deskApp.softphone.stop()")
+        if not opened.is_closed():
+            opened.evaluate("window.deskApp.softphone && window.deskApp.softphone.stop()")
         _wait(lambda: ami.device_state(f"PJSIP/{EXTENSION}") == "UNAVAILABLE", "the phone to unregister")
         context.close()
     assert dialogs == []
@@ -287,6 +288,12 @@ def test_a_queue_call_rings_in_the_browser_is_answered_heard_hung_up_and_recorde
     rx, tx = _wait(lambda: min(c := channel_rtp(pbx, EXTENSION)) >= PACKETS and c,
                    f"{PACKETS} RTP packets both ways on PJSIP/{EXTENSION}")
     print(f"browser getStats: {heard}; pjsip channelstats PJSIP/{EXTENSION}: rx {rx} tx {tx}")
+    # and the far end's audio plays in the page
+    assert page.evaluate(
+        """() => { const audio = document.querySelector('#remote-audio');
+                   const tracks = audio.srcObject ? audio.srcObject.getAudioTracks() : [];
+                   return !audio.paused && tracks.length === 1 && tracks[0].readyState === 'live'; }"""
+    )
 
     if os.environ.get("CC_SCREENSHOTS") == "1":
         DOCS.mkdir(exist_ok=True)
@@ -322,3 +329,22 @@ def test_a_queue_call_rings_in_the_browser_is_answered_heard_hung_up_and_recorde
     assert row.talk_s is not None and abs(row.talk_s - talk_time) <= 1  # TalkTime is in whole seconds
     assert [(q.queue, q.outcome, q.agent) for q in stays] == [(QUEUE, "answered", EXTENSION)]
     assert stays[0].talk_s is not None and abs(stays[0].talk_s - talk_time) <= 1
+
+
+def test_a_wrong_sip_password_is_refused_by_the_pbx_and_said_so(pbx: RealPBX, ami: PBXLink, page: Page) -> None:
+    page.fill("#sip-password", "not-" + pbx.webrtc_password)
+    page.click("#softphone-start")
+    page.wait_for_function("() => window.deskApp.softphone.status === 'failed'", timeout=WAIT_MS)
+    expect(page.locator("#softphone-status")).to_have_text("注册失败")
+    assert ami.device_state(f"PJSIP/{EXTENSION}") == "UNAVAILABLE"
+    # the right password then registers the same phone (one registration, not a second phone)
+    register(page, pbx, ami)
+    assert page.evaluate("() => window.deskApp.softphone.status") == "registered"
+
+
+def test_closing_the_tab_takes_the_phone_off_the_pbx(pbx: RealPBX, ami: PBXLink, page: Page) -> None:
+    """No unregistration is sent: the PBX drops the contact when its websocket closes, so queue calls
+    for 1001 do not ring a phone that is gone."""
+    register(page, pbx, ami)
+    page.close()
+    _wait(lambda: ami.device_state(f"PJSIP/{EXTENSION}") == "UNAVAILABLE", "the PBX to drop the closed phone")
