@@ -192,6 +192,18 @@ class Settings(BaseSettings):
     # --- end PBX simulator ---
     demo_customers: int = Field(3000, description="Customers seeded into an empty demo database.")
     demo_agents: int = Field(6, description="Demo agents (extensions 1001 and up) logged in to the queues.")
+    demo_pbx: Literal["simulator", "asterisk"] = Field(
+        "simulator",
+        description="PBX of `callcenter demo`: the built-in simulator, or the real Asterisk of asterisk-dev "
+        "(started with asterisk-dev/rootfs.sh up, needs root).",
+    )
+    asterisk_instance: str = Field(
+        "dev", description="asterisk-dev/rootfs.sh instance `demo --pbx asterisk` starts or joins (as `make test`)."
+    )
+    asterisk_port_offset: int = Field(
+        0, description="asterisk-dev/rootfs.sh: added to every port of that instance (a second instance beside it)."
+    )
+    demo_max_calls: int = Field(12, description="Demo on a real PBX: at most this many simulated callers at once.")
 
     @property
     def effective_database_url(self) -> str:

@@ -19,6 +19,7 @@ from crm_core.auth import change_password
 from crm_core.errors import InvalidInput, PermissionDenied
 from crm_core.models import Permission, Role, User
 from crm_core.permissions import check
+from crm_core.schemas import PlainText
 from crm_core.services import resources as res
 from crm_core.services.records import get_row
 from crm_core.services.users import create_user, set_password, sit_at
@@ -39,7 +40,7 @@ users = crm_router("/users", "organisation")
 class NewUser(BaseModel):
     username: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.]+$")
     password: str = Field(min_length=8, max_length=200)
-    display_name: str = Field("", max_length=100)
+    display_name: PlainText = Field("", max_length=100)
     roles: list[str] = Field(default_factory=lambda: ["agent"], max_length=10)
     department_id: int | None = None
     extension: str | None = Field(None, max_length=20, pattern=r"^[0-9*#]+$")

@@ -23,6 +23,7 @@ from agent_desk.deps import csrf_protect, current_user, get_session
 from agent_desk.desk_calls import CallParties, NotYourCall, agent_channel, messages_for, parties_of
 from crm_core.errors import CrmError
 from crm_core.models import Product, Seat, TicketType, User
+from crm_core.schemas import PlainText
 from crm_core.services.calls import link_call
 from crm_core.services.customers import add_followup, add_phone
 from crm_core.services.orders import create_order
@@ -345,19 +346,19 @@ async def conference(
 # Routes that work on the database are plain functions: FastAPI runs them in worker threads, so a slow
 # query never holds up the event loop that carries the pops.
 class CustomerFromPopBody(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    phone: str = Field(min_length=2, max_length=50)
+    name: PlainText = Field(min_length=1, max_length=200)
+    phone: PlainText = Field(min_length=2, max_length=50)
     kind: Literal["company", "person"] = "person"
-    category: str = Field("", max_length=50)
-    region: str = Field("", max_length=100)
-    notes: str = Field("", max_length=2000)
+    category: PlainText = Field("", max_length=50)
+    region: PlainText = Field("", max_length=100)
+    notes: PlainText = Field("", max_length=2000)
 
 
 class TicketFromPopBody(BaseModel):
     customer_id: int | None = None
     type_id: int
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=5000)
+    title: PlainText = Field(min_length=1, max_length=200)
+    description: PlainText = Field("", max_length=5000)
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
 
 
@@ -369,12 +370,12 @@ class OrderLineBody(BaseModel):
 class OrderFromPopBody(BaseModel):
     customer_id: int
     lines: list[OrderLineBody] = Field(min_length=1, max_length=50)
-    notes: str = Field("", max_length=2000)
+    notes: PlainText = Field("", max_length=2000)
 
 
 class NoteBody(BaseModel):
     customer_id: int
-    note: str = Field(min_length=1, max_length=2000)
+    note: PlainText = Field(min_length=1, max_length=2000)
 
 
 @contextmanager

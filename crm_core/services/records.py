@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import JSON, ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core import audit
@@ -81,6 +81,12 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+class UnfilterableField(InvalidInput):
+    """A filter names a column that holds JSON (``custom``, the audit log's ``changes``): a bad request."""
+
+    status = 400
+
+
 def filter_clauses(resource: Resource, filters: Mapping[str, str]) -> list[ColumnElement[bool]]:
     """``field=v``, ``field__gte=v``, ``field__lte=v``, ``field__in=a,b``, ``custom.key=v``."""
     clauses: list[ColumnElement[bool]] = []
@@ -91,6 +97,12 @@ def filter_clauses(resource: Resource, filters: Mapping[str, str]) -> list[Colum
             continue
         name, _, op = key.partition("__")
         column = resource.column(name)
+        if isinstance(column.type, JSON):
+            raise UnfilterableField(
+                f"不能按 JSON 字段 {name[:50]} 筛选（自定义字段用 custom.<键>=值） cannot filter on the JSON field "
+                f"{name[:50]}; for custom fields use custom.<key>=value",
+                key[:50],
+            )
         if op == "":
             clauses.append(column.is_(None) if raw == "null" else column == _coerce(column, raw))
         elif op == "gte":
