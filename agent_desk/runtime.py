@@ -3,7 +3,8 @@
 Parts meet only on the event bus: the AMI bridge publishes call events, the FastAGI server publishes
 IVR steps and surveys; the screen-pop service, the statistics writer, the live queue board, the
 recording index and the websocket hub consume them. ``demo=True`` adds the PBX simulator, seeds the
-database and points the bridge at the simulator.
+database and points the bridge at the simulator; with ``demo_pbx="asterisk"`` the bridge is already
+pointed at a real Asterisk (``agent_desk.demo_pbx``) and ``cti.pbx_traffic`` plays agents and callers there.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class Runtime:
         self.demo = demo
         self.simulator = simulator
         self.demo_password: str | None = None
+        self.demo_pbx_info: Any = None  # agent_desk.demo_pbx.DemoPBXInfo when the demo runs on a real Asterisk
+        self.pbx_traffic: Any = None  # cti.pbx_traffic.PBXTraffic: the demo's callers and agents on that PBX
         self.engine = make_engine(settings.effective_database_url)
         self.sessionmaker: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.bus: EventBus = make_bus(settings)
@@ -69,6 +72,7 @@ class Runtime:
         self._subscriptions: list[Any] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
+        self._demo_task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -98,10 +102,16 @@ class Runtime:
         await self.bridge.start()
         if self.demo and self.simulator is not None:
             self._tasks.append(asyncio.get_running_loop().create_task(self._demo_traffic(), name="demo"))
+        elif self.demo and self.settings.demo_pbx == "asterisk":
+            self._demo_task = loop.create_task(self._demo_pbx_traffic(), name="demo-pbx-traffic")
 
     async def stop(self) -> None:
         """Stop the sources first, let the consumers take what they already published, then the rest."""
         self._stop.set()
+        if self._demo_task is not None:  # its callers hang up and its agents leave while the bridge is up
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._demo_task, timeout=10.0)
+            self._demo_task = None
         await self.bridge.stop()
         await self.ivr.stop()
         for _ in range(int(DRAIN_S / 0.05)):
@@ -222,6 +232,8 @@ class Runtime:
         else:
             self.demo_password = None
             print("demo database already seeded: use the passwords printed when it was created", flush=True)
+        if self.settings.demo_pbx == "asterisk":
+            print(self._demo_pbx_banner(), flush=True)
         if self.simulator is not None:
             await self.simulator.start()
 
@@ -239,6 +251,56 @@ class Runtime:
             callers=callers,
             agi=(self.settings.agi_host, self.ivr.port),
         )
+
+    async def _demo_pbx_traffic(self) -> None:
+        """Simulated agents 1001.. and callers on the real PBX, until stop; then they leave it."""
+        from cti.pbx_traffic import PBXTraffic, TrafficPlanner
+
+        while not self.bridge.connected:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=0.1)
+            if self._stop.is_set():
+                return
+        callers = await asyncio.to_thread(self._demo_callers)
+        planner = TrafficPlanner(
+            random.Random(), callers, self.settings.sim_calls_per_minute, self.settings.demo_agents
+        )
+        self.pbx_traffic = traffic = PBXTraffic(
+            planner,
+            [f"{1001 + i}" for i in range(self.settings.demo_agents)],
+            max_calls=self.settings.demo_max_calls,
+        )
+        s = self.settings
+        try:
+            await traffic.connect(s.ami_host, s.ami_port, s.ami_user, s.ami_secret, s.ami_auth)
+            await traffic.run(self._stop)
+        except Exception:
+            log.exception("demo traffic on the PBX stopped")
+        finally:
+            await traffic.close()
+
+    def _demo_pbx_banner(self) -> str:
+        agents = self.settings.demo_agents
+        simulated = f"1001..{1000 + agents}"
+        free = f"{1001 + agents}..1010" if agents < 10 else "-"
+        info = self.demo_pbx_info
+        url = f"http://{self.settings.http_host}:{self.settings.http_port}"
+        lines = [
+            f"演示交换机 / demo PBX: Asterisk (asterisk-dev {info.instance if info else '?'}), "
+            f"AMI {info.ami if info else self.settings.ami_port}",
+            f"模拟坐席（拨号方案自动应答）/ simulated agents (answered by the dialplan): {simulated} "
+            "in queues support, sales",
+            f"空闲分机，留给您 / free for you: {free} — 在 {url}/login 以该分机号登录 / log in there as "
+            "that extension (the demo password above), 签入队列 / log in to the queues",
+        ]
+        if self.settings.sip_wss_url:
+            lines.append(
+                f"网页软电话 / browser softphone: {self.settings.sip_wss_url}, SIP 密码 / password: "
+                f"{info.webrtc_password if info else '?'} — 先在浏览器打开 / first open "
+                f"{self.settings.sip_wss_url.replace('wss://', 'https://', 1)} 并接受自签名证书 / and "
+                "accept the self-signed certificate"
+            )
+        return "\n".join(lines)
 
     def _demo_callers(self, known: int = 300, unknown: int = 60) -> list[tuple[str, str]]:
         """Seeded customers' numbers (screen-pops find them) and some numbers nobody knows."""
@@ -297,6 +359,8 @@ def build_runtime(settings: Settings, *, demo: bool = False) -> Runtime:
     """A runtime for ``serve`` (or ``demo``: with the PBX simulator on ``sim_host:sim_port``)."""
     if not demo:
         return Runtime(settings)
+    if settings.demo_pbx == "asterisk":  # already pointed at it (agent_desk.demo_pbx.demo_settings)
+        return Runtime(settings, demo=True)
     from cti.simulator import PBXSimulator
 
     secret = settings.ami_secret or secrets.token_urlsafe(16)
