@@ -52,15 +52,15 @@ def _answer_mac(key: str, challenge_id: str, answer: str) -> str:
 
 
 def _digit_path(digit: str, x0: float, rng: random.Random) -> str:
-    scale = rng.uniform(1.9, 2.4)
-    angle = rng.uniform(-28, 28)
-    skew = rng.uniform(-12, 12)
-    y0 = rng.uniform(5, HEIGHT - 16 * scale - 3)
+    scale = rng.uniform(1.55, 1.9)
+    angle = rng.uniform(-20, 20)
+    skew = rng.uniform(-10, 10)
+    y0 = rng.uniform(4, HEIGHT - 16 * scale - 4)
     parts = []
     for line in _FONT[digit]:
         points = [(x + rng.uniform(-0.6, 0.6), y + rng.uniform(-0.6, 0.6)) for x, y in line]
         parts.append("M" + " L".join(f"{x:.2f},{y:.2f}" for x, y in points))
-    width = rng.uniform(1.0, 1.6) / scale
+    width = rng.uniform(1.7, 2.4) / scale
     shade = rng.randrange(20, 90)
     return (
         f'<path d="{" ".join(parts)}" fill="none" stroke="rgb({shade},{shade},{shade + 40})" '
