@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from crm_core.models import User
+from cti.commands import NotCarriedOut
 from tests.live.harness import PlacedCall, Product
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio(loop_scope="module")]
@@ -75,7 +76,7 @@ async def test_attended_transfer_from_the_desk(product: Product) -> None:
         what="call.transferred",
     )
     assert transferred["kind"] == "attended"
-    assert "1002" in str(transferred["to"])
+    assert "1002" in str(transferred["to"]), transferred  # the caller is handed to 1002
     assert reconnects(product) == before and product.runtime.bridge.connected  # the AMI link survived
     await product.hangup_caller(call)
     ended = await product.wait_call_event(call, "call.ended")
@@ -196,3 +197,21 @@ async def test_cancelling_an_attended_transfer_brings_the_agent_back_to_the_call
     await product.hangup_caller(call)
     ended = await product.wait_call_event(call, "call.ended")
     assert ended["disposition"] == "answered"
+
+
+async def test_three_way_whose_parties_never_reach_a_conference_says_it_failed(product: Product) -> None:
+    """What a PBX without ConfBridge did (both parties hung up, the desk was told ok), here with a context
+    the dialplan lacks: the command reports the failure in both languages."""
+    call, _ = await answered_by_1001(product, "13800000107")
+    commands = product.runtime.commands
+    snapshot = product.runtime.tracker_snapshot()
+    legs = sorted(c["channel"] for c in snapshot["channels"] if c.get("call_id") == call.call_id and c.get("bridge"))
+    agent_leg = next(name for name in legs if name.startswith("Local/1001@agents-"))
+    caller_leg = next(name for name in legs if name.startswith("Local/13800000107@from-pstn-"))
+    with pytest.raises(NotCarriedOut) as failed:
+        await commands.three_way(agent_leg, caller_leg, "1002", context="cc-no-such-conference")
+    assert failed.value.message.startswith("three-way call failed: ") and "hung up" in failed.value.message
+    assert failed.value.text["zh-CN"].startswith("三方通话失败：")
+    assert ami_events(product, call, "ConfbridgeJoin") == []
+    assert not [m for m in ami_events(product, call, "Newchannel") if m["Channel"].startswith("Local/1002@")]
+    await product.wait_call_event(call, "call.ended")
