@@ -3,6 +3,7 @@
 from crm_core.models.audit import AuditEntry
 from crm_core.models.base import utcnow
 from crm_core.models.call import CallLink
+from crm_core.models.choices import DictionaryItem, PauseReason
 from crm_core.models.content import Announcement, KbArticle, KbCategory, announcement_departments
 from crm_core.models.customer import Contact, Customer, CustomFieldDef, FollowUp, Phone
 from crm_core.models.order import (
@@ -31,6 +32,7 @@ __all__ = [
     "Customer",
     "DataScope",
     "Department",
+    "DictionaryItem",
     "FollowUp",
     "KbArticle",
     "KbCategory",
@@ -40,6 +42,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "OrderReturn",
+    "PauseReason",
     "Permission",
     "Phone",
     "Product",

@@ -73,6 +73,9 @@ class User(IdMixin, TimestampMixin, Base):
     agent_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     # The extension the agent uses now: from the seat logged in at, or bound by the agent.
     extension: Mapped[str | None] = mapped_column(String(20), index=True)
+    phone: Mapped[str] = mapped_column(String(30), default="")  # office line
+    mobile: Mapped[str] = mapped_column(String(30), default="")
+    position: Mapped[str] = mapped_column(String(50), default="")  # 职位, the job title
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
     department: Mapped[Department | None] = relationship(lazy="selectin")
 
