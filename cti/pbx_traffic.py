@@ -46,6 +46,7 @@ PATIENCE_S = (180.0, 280.0)  # callers who wait for an agent (the queue itself t
 IMPATIENT_S = (6.0, 30.0)
 MESSAGE_S = (5.0, 12.0)
 SAFETY_S = 120  # music on hold outlasts the planned call by this much, should a step be missed
+CLOSE_WAIT_S = 5.0  # at close: how long the callers hung up may take to be gone
 
 QUEUES: tuple[str, ...] = ("support", "sales")
 EVENT_CLASSES = "agi,call,agent,dialplan"  # AGIExecStart, Hangup, Queue*/Agent*, Newexten
@@ -340,6 +341,7 @@ class PBXTraffic:
         self._ids = 0
         self._tasks: set[asyncio.Task[Any]] = set()  # actions being sent and timers running
         self._logged_in: list[dict[str, Any]] = []
+        self._idle = asyncio.Event()  # no caller on the line
 
     # --- AMI events ------------------------------------------------------------------------------
     def on_ami(self, msg: Mapping[str, Any]) -> None:
@@ -363,6 +365,8 @@ class PBXTraffic:
     def _finish(self, action_id: str, script: CallScript) -> None:
         self.calls.pop(action_id, None)
         self.outcomes[script.outcome] += 1
+        if not self.calls:
+            self._idle.set()
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def connect(self, host: str, port: int, username: str, secret: str, auth: str = "md5") -> None:
@@ -423,10 +427,17 @@ class PBXTraffic:
         """Hang up the callers still on the line and take the simulated agents out of the queues."""
         for task in list(self._tasks):
             task.cancel()
-        for script in list(self.calls.values()):
-            if script.base is not None:
-                with contextlib.suppress(Exception):
-                    await self.send({"Action": "Hangup", "Channel": script.caller_leg, "Cause": "16"})
+        for action_id, script in list(self.calls.items()):
+            if script.base is None:  # no channel (yet): nothing to wait for
+                script.phase = "ended"
+                self._finish(action_id, script)
+                continue
+            with contextlib.suppress(Exception):
+                await self.send({"Action": "Hangup", "Channel": script.caller_leg, "Cause": "16"})
+        if self.calls:  # their Hangup events end them: the IVR and the trackers see the calls end
+            self._idle.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=CLOSE_WAIT_S)
         for action in self._logged_in:
             with contextlib.suppress(Exception):
                 await self.send({"Action": "QueueRemove", "Queue": action["Queue"], "Interface": action["Interface"]})

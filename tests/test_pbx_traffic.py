@@ -6,6 +6,7 @@ The callers' reactions are fed AMI events recorded from Asterisk 22.10.1 running
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import statistics
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from cti.pbx_traffic import (
+    CLOSE_WAIT_S,
     MIX,
     TARGET_OCCUPANCY,
     CallPlan,
@@ -160,9 +162,7 @@ def test_an_impatient_caller_hangs_up_while_waiting() -> None:
     steps = _play(script, events[: join + 1])
     assert steps[-1] == ("QueueCallerJoin", Timer(12.0, "give_up"))
     assert script.phase == "waiting"
-    assert script.on_timer("give_up") == [
-        Send({"Action": "Hangup", "Channel": script.caller_leg, "Cause": "16"})
-    ]
+    assert script.on_timer("give_up") == [Send({"Action": "Hangup", "Channel": script.caller_leg, "Cause": "16"})]
     _play(script, events[join + 1 :])  # what the PBX did then: the caller left the queue, unanswered
     assert script.done and script.outcome == "abandoned"
     assert any(m["Event"] == "QueueCallerAbandon" for m in events)
@@ -219,3 +219,23 @@ async def test_the_driver_keeps_to_max_calls_and_cleans_up_what_it_started() -> 
     sent.clear()
     await traffic.close()
     assert [a["Action"] for a in sent] == ["QueueRemove"] * 3  # the second caller never got a channel
+
+
+async def test_closing_hangs_up_the_callers_on_the_line_and_waits_for_their_hangup() -> None:
+    sent: list[dict[str, Any]] = []
+    traffic: PBXTraffic
+
+    async def send(action: dict[str, Any]) -> dict[str, Any]:
+        sent.append(action)
+        if action["Action"] == "Hangup":  # the PBX then reports the leg gone
+            asyncio.get_running_loop().call_soon(traffic.on_ami, {"Event": "Hangup", "Channel": action["Channel"]})
+        return {"Response": "Success"}
+
+    traffic = PBXTraffic(_planner(), ["1001"], send=send)
+    script = await traffic.place_call()
+    assert script is not None
+    leg = f"Local/{script.plan.number}@from-pstn-0000001f;1"
+    traffic.on_ami({"Event": "Newchannel", "Channel": leg})
+    await asyncio.wait_for(traffic.close(), timeout=CLOSE_WAIT_S / 2)  # done on the Hangup, not the timeout
+    assert sent[-1] == {"Action": "Hangup", "Channel": leg, "Cause": "16"}
+    assert traffic.calls == {} and script.done
