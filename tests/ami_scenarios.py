@@ -58,7 +58,8 @@ def still_open(messages: Sequence[Message]) -> list[str]:
             spies[str(msg.get("SpyerChannel"))] += 1 if event == "ChanSpyStart" else -1
         elif event == "Cdr":
             cdr_parties.update(str(msg.get(k, "")) for k in ("Channel", "DestinationChannel"))
-    missing = [f"Hangup of {name}" for name in up.values()]
+    missing = [] if seen else ["a first Newchannel (the scenario has not begun)"]
+    missing += [f"Hangup of {name}" for name in up.values()]
     missing += [f"BridgeDestroy of {bridge}" for bridge in sorted(bridges)]
     missing += [f"ConfbridgeEnd of {room}" for room in sorted(conferences)]
     missing += [f"ChanSpyStop of {spyer}" for spyer, n in sorted(spies.items()) if n > 0]
@@ -154,9 +155,7 @@ async def queue_remove(run: Run, extension: str, queue: str = "support") -> None
 
 async def caller(run: Run, number: str, talk: int, moh: int = 60, survey: bool = False) -> None:
     """An inbound PSTN caller (``Local/<number>@from-pstn``) waiting with music, as in 02."""
-    variables = ["RECORD=no", f"__AGENT_TALK={talk}"]
-    if not survey:
-        variables.append("SURVEY=no")
+    variables = ["RECORD=no", f"__AGENT_TALK={talk}", f"SURVEY={'yes' if survey else 'no'}"]
     reply = await run.request(
         "Originate",
         Channel=f"Local/{number}@from-pstn",

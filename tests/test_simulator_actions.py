@@ -236,15 +236,25 @@ async def test_atxfer_completes_an_attended_transfer(sim: PBXSimulator, client: 
     await client.wait_for(
         lambda m: m.get("Event") == "Newexten" and m.get("Application") == "Wait" and m.get("AppData") == "5"
     )
-    reply = await client.request(
-        "Atxfer", Channel=str(connect["DestChannel"]), Exten="1002", Context="agents"
-    )
+    agent = str(connect["DestChannel"])
+    reply = await client.request("Atxfer", Channel=agent, Exten="1002", Context="internal")
     assert reply["Message"] == "Atxfer successfully queued"
+    start = client.messages.index(reply)
+    await client.wait_for(  # the colleague answers the consultation (transcript 09)
+        lambda m: m.get("Event") == "Newexten"
+        and m.get("Application") == "Answer"
+        and str(m.get("Channel")).startswith("Local/1002@agents-"),
+        start,
+    )
+    assert not [m for m in client.messages[start:] if m.get("Event") == "AttendedTransfer"]
+    done = await client.request("Hangup", Channel=agent, Cause="16")  # the desk's "complete"
+    assert done["Message"] == "Channel Hungup"
+    transfer = await client.wait_for(lambda m: m.get("Event") == "AttendedTransfer", start)
     await run.done.wait()
-    transfer = await client.wait_for(lambda m: m.get("Event") == "AttendedTransfer")
-    assert transfer["OrigTransfererChannel"] == connect["DestChannel"]
+    assert (transfer["Result"], transfer["DestType"]) == ("Success", "Bridge")
+    assert transfer["OrigTransfererChannel"] == agent == transfer["SecondTransfererChannel"]
     assert transfer["TransfereeChannel"] == connect["Channel"]
-    assert str(transfer["TransferTargetChannel"]).startswith("Local/1002@agents-")
+    assert str(transfer["TransferTargetChannel"]).startswith("Local/1002@internal-")
     complete = await client.wait_for(lambda m: m.get("Event") == "AgentComplete")
     assert complete["Reason"] == "transfer"
     assert sim.pbx.state.channels == {} and sim.pbx.state.bridges == {}
@@ -270,7 +280,7 @@ async def test_hold_by_redirect_and_bridge_back(sim: PBXSimulator, client: AMIRe
         ExtraExten="wait",
         ExtraPriority="1",
     )
-    assert held["Message"] == "Redirect successful"
+    assert held["Message"] == "Dual Redirect successful"
     start = client.messages.index(held)
     music = await client.wait_for(lambda m: m.get("Event") == "MusicOnHoldStart", start)
     assert music["Channel"] == caller

@@ -168,9 +168,7 @@ class ActionHandler:
         elif command == "core show uptime":
             output = f"System uptime: {self.sim.uptime} seconds"
         else:
-            output = (
-                f"No such command '{command}' (type 'core show help {command}' for other possible commands)"
-            )
+            output = f"No such command '{command}' (type 'core show help {command}' for other possible commands)"
         session.send(response(action, "Success", "Command output follows", ("Output", output)))
         return True
 
@@ -246,9 +244,7 @@ class ActionHandler:
     # --- channels -------------------------------------------------------------------------------
     def on_coreshowchannels(self, session: Session, action: Action) -> bool:
         now = self.sim._clock()
-        return self._send_all(
-            session, listings.core_show_channels(self.pbx.state, header(action, "ActionID"), now)
-        )
+        return self._send_all(session, listings.core_show_channels(self.pbx.state, header(action, "ActionID"), now))
 
     def on_status(self, session: Session, action: Action) -> bool:
         now = self.sim._clock()
@@ -297,15 +293,16 @@ class ActionHandler:
         exten, context = header(action, "Exten"), header(action, "Context")
         if not exten:
             raise QueueError("Exten not specified")
-        hold = context == "cc-hold" and bool(header(action, "ExtraChannel"))
-        # conference moves (cc-conference) are not simulated
-        if run is None or context == "cc-conference" or not self.pbx.can_move(run):
+        both = bool(header(action, "ExtraChannel"))
+        if run is None or not self.pbx.can_move(run) or (context in ("cc-hold", "cc-conference") and not both):
             raise QueueError("Redirect failed")
-        session.send(response(action, "Success", "Redirect successful"))
-        if hold:
+        if context == "cc-hold":
             self.pbx.put_on_hold(run)
+        elif context == "cc-conference":
+            self.pbx.conference(run, exten)
         else:
             self.pbx.redirect(run, exten)
+        session.send(response(action, "Success", "Dual Redirect successful" if both else "Redirect successful"))
         return True
 
     def on_bridge(self, session: Session, action: Action) -> bool:
@@ -338,7 +335,8 @@ class ActionHandler:
             raise QueueError("Channel not specified")
         name, params = self._originate_plan(channel, action)
         session.send(response(action, "Success", "Originate successfully queued"))
-        self.pbx.start(name, params, action_id=header(action, "ActionID"), with_cti=False)
+        if name:  # a spy or a conference invite joined a call already
+            self.pbx.start(name, params, action_id=header(action, "ActionID"), with_cti=False)
         return True
 
     def _originate_plan(self, channel: str, action: Action) -> tuple[str, dict[str, str]]:
@@ -359,11 +357,20 @@ class ActionHandler:
                 caller_name=name or f"PSTN {exten}",
                 queue=variables.get("QUEUE_NAME", "support"),
                 record=variables.get("RECORD", "yes").lower(),
+                survey=variables.get("SURVEY", "no").lower(),
             )
             return self.pbx.inbound_for_originate(params), params
         if context == "agents" and header(action, "Context") == "outbound" and header(action, "Exten"):
             params.update(agent=exten, number=header(action, "Exten"))
             return "click_to_dial", params
+        if context == "agents" and header(action, "Application").lower() == "chanspy":
+            target, _, options = header(action, "Data").partition(",")
+            self.pbx.spy(target, options, exten, header(action, "ActionID"), params["talk"])
+            return "", params
+        if context == "agents" and header(action, "Context") == "cc-conference":
+            if not self.pbx.invite(header(action, "Exten"), exten, header(action, "ActionID")):
+                raise ScenarioError("Originate failed")
+            return "", params
         if context == "leave-vm":
             params.update(mailbox=exten, caller=number or "anonymous", caller_name=name or f"PSTN {number}")
             return "voicemail", params
@@ -438,9 +445,7 @@ class ActionHandler:
     def on_mailboxstatus(self, session: Session, action: Action) -> bool:
         mailbox = header(action, "Mailbox")
         waiting = "1" if self.pbx.state.mailboxes.get(mailbox, 0) else "0"
-        session.send(
-            response(action, "Success", "Mailbox Status", ("Mailbox", mailbox), ("Waiting", waiting))
-        )
+        session.send(response(action, "Success", "Mailbox Status", ("Mailbox", mailbox), ("Waiting", waiting)))
         return True
 
 

@@ -21,7 +21,9 @@ from cti.simulator.templates import render
 
 Emit = Callable[[list[tuple[str, str]]], None]
 Clock = Callable[[], float]
-INTERRUPTIBLE = ("talk", "moh")
+# gates an action may cut short (a Hangup, the Bridge back from hold, the Originate into a conference)
+# or replace the rest of the call at (a Redirect, an Atxfer)
+INTERRUPTIBLE = ("talk", "moh", "consult", "hold", "invite", "alone")
 _MIN_SLEEP_S = 0.002
 
 
@@ -160,6 +162,10 @@ class CallRun:
         self.waiting_at = param
         try:
             while True:
+                if self._replacement is not None:  # an action came before the call reached here
+                    replacement, self._replacement = self._replacement, None
+                    self.pending = deque(replacement)
+                    return True
                 if self._cut_pending:
                     self._cut_pending = False
                     return False  # cut short: the gated step comes now
@@ -198,13 +204,27 @@ class CallRun:
         self._wake.set()
 
     def replace_rest(self, steps: list[Step], params: dict[str, str] | None = None) -> bool:
-        """Splice in another ending; only while the call waits at a talk or music-on-hold gate."""
-        if self.waiting_at is None:
+        """Splice in another ending at the gate the call waits at, or at the next one it reaches."""
+        if self.waiting_at is None and self.next_gate() is None:
             return False
         self.binding.update(params or {})
         self._replacement = steps
         self._wake.set()
         return True
+
+    def next_gate(self) -> str | None:
+        """The interruptible gate the call waits at or reaches next, if any."""
+        if self.waiting_at is not None:
+            return self.waiting_at
+        for step in self.pending:
+            if step.gate is not None and step.gate.param in INTERRUPTIBLE:
+                return step.gate.param
+        return None
+
+    def answer_action(self, action_id: str) -> None:
+        """Later OriginateResponse events of this call answer ``action_id`` (an Originate that
+        joined the call, such as the third party of a three-way)."""
+        self._action_id = action_id
 
     def _emit_step(self, step: Step) -> None:
         if step.build is not None:

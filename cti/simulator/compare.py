@@ -51,9 +51,7 @@ class Normaliser:
         return self.ids[literal]
 
 
-def normalise(
-    messages: Iterable[Mapping[str, Any]], params: Mapping[str, str]
-) -> list[list[tuple[str, str]]]:
+def normalise(messages: Iterable[Mapping[str, Any]], params: Mapping[str, str]) -> list[list[tuple[str, str]]]:
     norm = Normaliser(params)
     out = []
     for msg in messages:

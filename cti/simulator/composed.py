@@ -1,18 +1,11 @@
-"""Scenarios with no transcript of their own, composed from recorded pieces plus built events.
+"""Scenarios with no transcript of their own, composed from recorded pieces.
 
-Recorded pieces (transcript 02) carry the call up to the agent talking and its normal ending.
-The moments no transcript shows are built from the live channel snapshots, with the header sets
-of the Asterisk 22 AMI event documentation (docs.asterisk.org, Asterisk_22_Documentation,
-API_Documentation/AMI_Events: AgentRingNoAnswer, DialEnd, Hold, Unhold, MusicOnHoldStart,
-MusicOnHoldStop, AttendedTransfer, AgentComplete, Bridge*, Hangup) and the header order the
-recordings show for the events they do contain. Facts observed on Asterisk 22 (ARCHITECTURE §10)
-shape the order: an unanswered ring gives DialEnd NOANSWER then DialEnd CANCEL for the same leg;
-a hold done by moving a leg to music on hold gives only MusicOnHoldStart/Stop, one done by a
-phone gives Hold/Unhold; after the member leg leaves, AgentComplete may lack the Dest* headers.
-
-The AttendedTransfer event follows bridge_basic's feature transfer: the transferer channel is both
-OrigTransferer and SecondTransferer, OrigBridge is the caller's bridge, SecondBridge the consult
-bridge, DestType Bridge with the surviving bridge in DestBridgeUniqueid.
+The head of transcript 02 carries an answered queue call up to the agent talking. The desk's
+hold (10), attended transfer (09) and three-way (11) continue it with the pieces recorded after
+the same head on Asterisk 22.10.1; the roles line up because the parties appear in the same
+order. Only ring-no-answer is still built: its moment (AgentRingNoAnswer, then DialEnd NOANSWER
+and DialEnd CANCEL for the same leg, ARCHITECTURE §10) is made from the live channel snapshots
+with the header sets of the Asterisk 22 AMI event documentation.
 """
 
 from __future__ import annotations
@@ -20,7 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cti.simulator.calls import CallContext
-from cti.simulator.scenarios import T02, T02_PARAMS, Gate, Piece, ScenarioError, Step
+from cti.simulator.scenarios import (
+    ATXFER_COMPLETE,
+    ATXFER_CONSULT,
+    CONFERENCE_END,
+    CONFERENCE_INVITE,
+    CONFERENCE_MOVE,
+    HOLD_OFF,
+    HOLD_ON,
+    T02,
+    T02_PARAMS,
+    Gate,
+    Piece,
+    ScenarioError,
+    Step,
+)
 from cti.simulator.state import BridgeRecord, ChannelRecord, Headers, snapshot_headers
 
 Message = list[tuple[str, str]]
@@ -134,239 +141,45 @@ def ring_no_answer_steps() -> list[Step]:
     return steps + following
 
 
-# --- hold by the agent's phone ----------------------------------------------------------------------
-def _hold(ctx: CallContext) -> list[Message]:
-    caller, agent = _chan(ctx, CALLER_LEG), _chan(ctx, AGENT_LEG)
-    if caller is None or agent is None:
-        return []
-    return [
-        _event("Hold", "call,all", agent, ("MusicClass", "default")),
-        _event("MusicOnHoldStart", "call,all", caller, ("Class", "default")),
-    ]
+# --- the desk's hold, attended transfer and three-way, from their recordings -------------------------
+def _gated(steps: list[Step], param: str) -> list[Step]:
+    """The first step waits ``param`` seconds (from the call's start of talk) instead of none."""
+    first = steps[0]
+    return [Step(0.0, first.headers, first.seq, Gate(param, 0.0), first.build), *steps[1:]]
 
 
-def _unhold(ctx: CallContext) -> list[Message]:
-    caller, agent = _chan(ctx, CALLER_LEG), _chan(ctx, AGENT_LEG)
-    if caller is None or agent is None:
-        return []
-    return [_event("MusicOnHoldStop", "call,all", caller), _event("Unhold", "call,all", agent)]
-
-
-def hold_steps() -> list[Step]:
-    return [
-        *ANSWERED_HEAD.steps(),
-        Step(0.0, (), 0, Gate("hold_after", 0.0), _hold),
-        Step(0.0, (), 0, Gate("hold", 0.0), _unhold),
-        *ANSWERED_TAIL.steps(),
-    ]
-
-
-# --- hold by moving both legs out of the bridge (the CTI's Redirect + ExtraChannel), then Bridge -------
-def _moved(chan: ChannelRecord, context: str, exten: str, app: str, data: str) -> list[Message]:
-    snapshot = {**chan.snapshot, "Context": context, "Exten": exten, "Priority": "1"}
-    moved = ChannelRecord(snapshot=snapshot, created=chan.created)
-    return [
-        _event(
-            "Newexten", "dialplan,all", moved, ("Extension", exten), ("Application", app), ("AppData", data)
-        )
-    ]
-
-
-def hold_by_redirect(ctx: CallContext) -> list[Message]:
-    """Caller to ``cc-hold``/hold (music), agent leg to ``cc-hold``/wait; their bridge ends."""
-    caller, agent = _chan(ctx, CALLER_LEG), _chan(ctx, AGENT_LEG)
-    bridge = ctx.state.bridges.get(ctx.binding["b0"])
-    if caller is None or agent is None or bridge is None:
-        return []
-    return [
-        _bridge_move("BridgeLeave", bridge, caller, 1),
-        _bridge_move("BridgeLeave", bridge, agent, 0),
-        [("Event", "BridgeDestroy"), ("Privilege", "call,all"), *_bridge_headers(bridge, 0)],
-        *_moved(caller, "cc-hold", "hold", "MusicOnHold", "default"),
-        _event("MusicOnHoldStart", "call,all", caller, ("Class", "default")),
-        *_moved(agent, "cc-hold", "wait", "Wait", "3600"),
-    ]
-
-
-def rebridge(ctx: CallContext) -> list[Message]:
-    """The Bridge action puts caller and agent leg together again, in a new bridge."""
-    caller, agent = _chan(ctx, CALLER_LEG), _chan(ctx, AGENT_LEG)
-    if caller is None or agent is None:
-        return []
-    bridge = BridgeRecord(ctx.binding.renew("b0"), {})
-    return [
-        [("Event", "BridgeCreate"), ("Privilege", "call,all"), *_bridge_headers(bridge, 0)],
-        _event("MusicOnHoldStop", "call,all", caller),
-        _bridge_move("BridgeEnter", bridge, caller, 1),
-        _bridge_move("BridgeEnter", bridge, agent, 2),
-    ]
-
-
-# --- attended transfer --------------------------------------------------------------------------------
-def _new_target_channel(ctx: CallContext, role: str, leg: str) -> ChannelRecord:
-    b = ctx.binding
-    agent = _chan(ctx, AGENT_LEG)
-    linkedid = agent.linkedid if agent else b["u0"]
-    snapshot = {
-        "Channel": f"Local/{b['agent2']}@agents-{b['s2']};{leg}",
-        "ChannelState": "0",
-        "ChannelStateDesc": "Down",
-        "CallerIDNum": b["agent"],
-        "CallerIDName": b["agent_name"],
-        "ConnectedLineNum": "<unknown>",
-        "ConnectedLineName": "<unknown>",
-        "Language": "en",
-        "AccountCode": "",
-        "Context": "agents",
-        "Exten": b["agent2"],
-        "Priority": "1",
-        "Uniqueid": b[role],
-        "Linkedid": linkedid,
-    }
-    return ChannelRecord(snapshot=snapshot, created=ctx.now)
-
-
-def _consult_start(ctx: CallContext) -> list[Message]:
-    """The agent leaves the caller's bridge (caller hears music) and rings the colleague."""
-    caller, agent = _chan(ctx, CALLER_LEG), _chan(ctx, AGENT_LEG)
-    bridge = ctx.state.bridges.get(ctx.binding["b0"])
-    if caller is None or agent is None or bridge is None:
-        return []
-    one, two = _new_target_channel(ctx, TARGET_LEG, "1"), _new_target_channel(ctx, TARGET_LOCAL, "2")
-    target = ctx.binding["agent2"]
-    return [
-        _event("MusicOnHoldStart", "call,all", caller, ("Class", "default")),
-        _event("Newchannel", "call,all", one),
-        _event("Newchannel", "call,all", two),
-        [
-            ("Event", "DialBegin"),
-            ("Privilege", "call,all"),
-            *snapshot_headers(agent),
-            *snapshot_headers(one, "Dest"),
-            ("DialString", f"{target}@agents/n"),
-        ],
-        # the transferer leaves the caller's bridge for the consultation once the target rings
-        _bridge_move("BridgeLeave", bridge, agent, len(bridge.channels) - 1),
-        _device(f"Local/{target}@agents", "INUSE"),
-    ]
-
-
-def _consult_answered(ctx: CallContext) -> list[Message]:
-    agent, one, two = _chan(ctx, AGENT_LEG), _chan(ctx, TARGET_LEG), _chan(ctx, TARGET_LOCAL)
-    if agent is None or one is None or two is None:
-        return []
-    up_one, up_two = _with_state(one, "6", "Up"), _with_state(two, "6", "Up")
-    consult = BridgeRecord(ctx.binding["b1"], {})
-    target = ctx.binding["agent2"]
-    return [
-        _event("Newstate", "call,all", up_two),
-        _event("Newstate", "call,all", up_one),
-        [
-            ("Event", "DialEnd"),
-            ("Privilege", "call,all"),
-            *snapshot_headers(agent),
-            *snapshot_headers(up_one, "Dest"),
-            ("DialStatus", "ANSWER"),
-        ],
-        [("Event", "BridgeCreate"), ("Privilege", "call,all"), *_bridge_headers(consult, 0)],
-        _bridge_move("BridgeEnter", consult, agent, 1),
-        _bridge_move("BridgeEnter", consult, up_one, 2),
-        _device(f"Custom:{target}", "INUSE"),
-    ]
-
-
-def _transfer_complete(ctx: CallContext) -> list[Message]:
-    """The agent completes: AttendedTransfer, the agent's legs end, the colleague joins the caller."""
-    b = ctx.binding
-    caller, agent, local = _chan(ctx, CALLER_LEG), _chan(ctx, AGENT_LEG), _chan(ctx, AGENT_LOCAL)
-    target = _chan(ctx, TARGET_LEG)
-    main, consult = ctx.state.bridges.get(b["b0"]), ctx.state.bridges.get(b["b1"])
-    if None in (caller, agent, local, target, main, consult):
-        return []
-    assert caller and agent and local and target and main and consult
-    transfer: Message = [
-        ("Event", "AttendedTransfer"),
-        ("Privilege", "call,all"),
-        ("Result", "Success"),
-        *snapshot_headers(agent, "OrigTransferer"),
-        *_bridge_headers(main, len(main.channels), "OrigBridge"),
-        *snapshot_headers(agent, "SecondTransferer"),
-        *_bridge_headers(consult, len(consult.channels), "SecondBridge"),
-        *snapshot_headers(caller, "Transferee"),
-        *snapshot_headers(target, "TransferTarget"),
-        ("IsExternal", "No"),
-        ("DestType", "Bridge"),
-        ("DestBridgeUniqueid", main.uniqueid),
-    ]
-    complete: Message = [
-        ("Event", "AgentComplete"),
-        ("Privilege", "agent,all"),
-        *snapshot_headers(caller),
-        ("Queue", b["queue"]),
-        ("Interface", f"Local/{b['agent']}@agents/n"),
-        ("MemberName", b["agent_name"]),
-        ("HoldTime", "2"),
-        ("TalkTime", str(int(float(b.get("talk", "0"))))),
-        ("Reason", "transfer"),
-    ]
-    return [
-        transfer,
-        _bridge_move("BridgeLeave", consult, agent, 1),
-        _hangup(local),
-        _hangup(agent),
-        complete,
-        _device(f"Custom:{b['agent']}", "NOT_INUSE"),
-        _device(f"Local/{b['agent']}@agents", "NOT_INUSE"),
-        _bridge_move("BridgeLeave", consult, target, 0),
-        [("Event", "BridgeDestroy"), ("Privilege", "call,all"), *_bridge_headers(consult, 0)],
-        _bridge_move("BridgeEnter", main, target, 2),
-        _event("MusicOnHoldStop", "call,all", caller),
-    ]
-
-
-def _target_hangs_up(ctx: CallContext) -> list[Message]:
-    b = ctx.binding
-    caller, local_caller = _chan(ctx, CALLER_LEG), _chan(ctx, CALLER_LOCAL)
-    target, target_local = _chan(ctx, TARGET_LEG), _chan(ctx, TARGET_LOCAL)
-    main = ctx.state.bridges.get(b["b0"])
-    if None in (caller, local_caller, target, target_local, main):
-        return []
-    assert caller and local_caller and target and target_local and main
-    return [
-        _hangup(target_local),
-        _device(f"Custom:{b['agent2']}", "NOT_INUSE"),
-        _bridge_move("BridgeLeave", main, target, 1),
-        _hangup(target),
-        _device(f"Local/{b['agent2']}@agents", "NOT_INUSE"),
-        _bridge_move("BridgeLeave", main, caller, 0),
-        [("Event", "BridgeDestroy"), ("Privilege", "call,all"), *_bridge_headers(main, 0)],
-        _hangup(caller),
-        _event("MusicOnHoldStop", "call,all", local_caller),
-        _hangup(local_caller),
-        _device(f"Local/{b['caller']}@from-pstn", "NOT_INUSE"),
-    ]
+def hold_tail() -> list[Step]:
+    """What follows the CTI's hold Redirect (transcript 10): music, then the Bridge back."""
+    return [*HOLD_ON.steps(), *HOLD_OFF.steps()]
 
 
 def attended_tail() -> list[Step]:
-    """What follows an Atxfer from the agent leg: consult, complete, talk, the colleague hangs up."""
-    return [
-        Step(0.0, (), 0, None, _consult_start),
-        Step(2.0, (), 0, None, _consult_answered),
-        Step(0.0, (), 0, Gate("consult", 0.0), _transfer_complete),
-        Step(0.0, (), 0, Gate("talk", 0.0), _target_hangs_up),
-    ]
+    """What follows an Atxfer from the agent leg (transcript 09): consult, complete, talk."""
+    return [*ATXFER_CONSULT.steps(), *ATXFER_COMPLETE.steps()]
+
+
+def conference_tail() -> list[Step]:
+    """What follows the three-way Redirect into ConfBridge (transcript 11)."""
+    return [*CONFERENCE_MOVE.steps(), *CONFERENCE_INVITE.steps(), *CONFERENCE_END.steps()]
+
+
+def hold_steps() -> list[Step]:
+    return [*ANSWERED_HEAD.steps(), *_gated(hold_tail(), "hold_after")]
 
 
 def attended_steps() -> list[Step]:
-    tail = attended_tail()
-    tail[0] = Step(0.0, (), 0, Gate("consult_after", 0.0), _consult_start)
-    return [*ANSWERED_HEAD.steps(), *tail]
+    return [*ANSWERED_HEAD.steps(), *_gated(attended_tail(), "consult_after")]
+
+
+def three_way_steps() -> list[Step]:
+    return [*ANSWERED_HEAD.steps(), *_gated(conference_tail(), "three_way_after")]
 
 
 _COMPOSED: dict[str, Callable[[], list[Step]]] = {
     "ring_no_answer_next_agent": ring_no_answer_steps,
     "hold": hold_steps,
     "attended_transfer": attended_steps,
+    "three_way": three_way_steps,
 }
 
 

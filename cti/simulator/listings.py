@@ -93,9 +93,7 @@ def status(state: PBXState, action_id: str, now: float, channel: str = "") -> li
             raise QueueError("No such channel")
         chans = [found]
     items = [_status_item(chan, action_id, now) for chan in chans]
-    return list_reply(
-        action_id, "Channel status will follow", items, "StatusComplete", [("Items", str(len(items)))]
-    )
+    return list_reply(action_id, "Channel status will follow", items, "StatusComplete", [("Items", str(len(items)))])
 
 
 def bridge_list(state: PBXState, action_id: str) -> list[Message]:
@@ -116,9 +114,7 @@ def bridge_list(state: PBXState, action_id: str) -> list[Message]:
     return list_reply(action_id, "Bridge listing will follow", items, "BridgeListComplete")
 
 
-def queue_status(
-    state: PBXState, action_id: str, now: float, queue: str = "", member: str = ""
-) -> list[Message]:
+def queue_status(state: PBXState, action_id: str, now: float, queue: str = "", member: str = "") -> list[Message]:
     items: list[Message] = []
     for q in state.queues.values():
         if queue and q.name != queue:

@@ -16,6 +16,7 @@ from cti.simulator import composed
 from cti.simulator.calls import Binding, CallRun, Clock, IdAllocator, ScenarioResult
 from cti.simulator.queues import add_member, pause_member, remove_member
 from cti.simulator.scenarios import (
+    SPY_SESSIONS,
     TRANSFER_TAIL,
     WAITING_HANGUP,
     ScenarioDef,
@@ -28,6 +29,8 @@ from cti.simulator.state import Event, PBXState
 log = logging.getLogger(__name__)
 Sink = Callable[[list[tuple[str, str]]], None]
 DEFAULT_QUEUES = {"support": "rrmemory", "sales": "ringall"}
+# calls whose agent talks at a "talk" gate that a desk command may act on
+ANSWERED_CALLS = frozenset({"inbound_answered", "inbound_recorded", "inbound_survey", "hold", "attended_transfer"})
 
 
 def agent_interface(extension: str) -> str:
@@ -35,9 +38,7 @@ def agent_interface(extension: str) -> str:
 
 
 class SimulatedPBX:
-    def __init__(
-        self, sink: Sink, clock: Clock, speed: float = 1.0, queues: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, sink: Sink, clock: Clock, speed: float = 1.0, queues: dict[str, str] | None = None) -> None:
         if speed <= 0:
             raise ScenarioError("speed must be positive")
         self.state = PBXState.with_queues(queues or DEFAULT_QUEUES)
@@ -79,14 +80,10 @@ class SimulatedPBX:
 
     def pause_agent(self, extension: str, paused: bool, *, queue: str = "", reason: str = "") -> None:
         interface = agent_interface(extension)
-        self.emit_events(
-            pause_member(self.state, interface, paused, self._clock(), queue_name=queue, reason=reason)
-        )
+        self.emit_events(pause_member(self.state, interface, paused, self._clock(), queue_name=queue, reason=reason))
 
     # --- calls ----------------------------------------------------------------------------------
-    def start(
-        self, name: str, params: dict[str, str], *, action_id: str = "", with_cti: bool = True
-    ) -> CallRun:
+    def start(self, name: str, params: dict[str, str], *, action_id: str = "", with_cti: bool = True) -> CallRun:
         definition = scenario(name)
         values = self._resolve(definition, params)
         steps = self._steps(definition, values, with_cti)
@@ -100,11 +97,14 @@ class SimulatedPBX:
             action_id=action_id,
             state=self.state,
         )
+        self._launch(run)
+        return run
+
+    def _launch(self, run: CallRun) -> None:
         self.calls.append(run)
-        task = asyncio.get_running_loop().create_task(self._play(run), name=f"sim-call-{name}")
+        task = asyncio.get_running_loop().create_task(self._play(run), name=f"sim-call-{run.name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return run
 
     async def _play(self, run: CallRun) -> ScenarioResult:
         try:
@@ -170,22 +170,27 @@ class SimulatedPBX:
         queue = values.get("queue", "support")
         if queue not in self.state.queues or self.state.next_agent(queue) is None:
             return "inbound_abandon"
-        return "inbound_answered" if values.get("record", "yes") == "no" else "inbound_recorded"
+        if values.get("record", "yes") != "no":
+            return "inbound_recorded"
+        # the dialplan's Queue option c (13) when the Originate sets SURVEY (to anything but "no");
+        # without it the call is played as transcripts 02 and 04 were recorded, with no survey
+        return "inbound_answered" if values.get("survey", "no") == "no" else "inbound_survey"
 
     def call_of(self, channel: str) -> CallRun | None:
         chan = self.state.channel_by_name(channel)
         if chan is None:
             return None
         for run in self.calls:
-            if run.binding.get("u0") == chan.linkedid:
+            if run.name != "spy" and run.binding.get("u0") == chan.linkedid:
                 return run
         return None
 
     @staticmethod
     def can_move(run: CallRun) -> bool:
-        """A Redirect (transfer or hold) is simulated for an answered queue call while it talks."""
-        answered = run.name in ("inbound_answered", "inbound_recorded", "hold")
-        return answered and run.waiting_at == "talk" and not run.held and "b0" in run.binding
+        """A Redirect, Atxfer or three-way is simulated for an answered queue call while its
+        agent talks (or is about to: the action is played at the talk gate)."""
+        answered = run.name in ANSWERED_CALLS
+        return answered and run.next_gate() == "talk" and not run.held
 
     def redirect(self, run: CallRun, extension: str) -> bool:
         """Blind transfer of the caller leg to ``internal``/extension, as transcript 06."""
@@ -196,7 +201,9 @@ class SimulatedPBX:
         return run.replace_rest(steps, {"agent2": extension, "agent2_name": self._member_name(extension)})
 
     def hangup(self, run: CallRun) -> None:
-        """A Hangup action: a waiting caller leaves the queue (transcript 08); a talking call ends now."""
+        """A Hangup action: a waiting caller leaves the queue (transcript 08); a talking call ends
+        now; an agent leaving a consultation completes the transfer (09); a caller left alone in a
+        conference leaves it (11)."""
         if run.waiting_at == "moh" and run.name == "inbound_abandon":
             run.replace_rest(WAITING_HANGUP.steps(True))
             return
@@ -205,26 +212,68 @@ class SimulatedPBX:
         run.cut_short()
 
     def put_on_hold(self, run: CallRun) -> bool:
-        """The CTI's hold: caller to music, agent leg waiting, until a Bridge action."""
+        """The CTI's hold (transcript 10): caller to music, agent leg waiting, until a Bridge action."""
         if not self.can_move(run):
             return False
         run.hold()
-        run.build(composed.hold_by_redirect)
-        return True
+        return run.replace_rest(composed.hold_tail(), {"hold": "0"})
 
     def take_off_hold(self, run: CallRun) -> bool:
         if not run.held:
             return False
-        run.build(composed.rebridge)
         run.unhold()
+        run.cut_short()
         return True
 
     def attended_transfer(self, run: CallRun, extension: str) -> bool:
-        """Atxfer from the agent leg while talking: consult ``extension``, then complete."""
-        if run.waiting_at != "talk":
+        """Atxfer from the agent leg while talking (transcript 09): consult ``extension``; a Hangup
+        of the agent leg completes it (or the agent hangs up after ``consult`` seconds)."""
+        if not self.can_move(run):
             return False
-        params = {"agent2": extension, "agent2_name": self._member_name(extension), "consult": "5"}
+        params = {"agent2": extension, "agent2_name": self._member_name(extension), "consult": "30"}
         return run.replace_rest(composed.attended_tail(), params)
+
+    def conference(self, run: CallRun, room: str) -> bool:
+        """Caller and agent leg into ConfBridge ``room`` (transcript 11); the third party comes with
+        the Originate into the room (``invite``)."""
+        if not self.can_move(run):
+            return False
+        params = {"room": room, "invite": "30", "alone": "30", "agent2": run.binding.get("agent2", "1002")}
+        return run.replace_rest(composed.conference_tail(), params)
+
+    def invite(self, room: str, extension: str, action_id: str) -> bool:
+        """The Originate of ``Local/<extension>@agents/n`` into conference ``room``."""
+        for run in self.calls:
+            if run.binding.get("room") == room and run.next_gate() == "invite":
+                run.binding.update(agent2=extension, agent2_name=self._member_name(extension))
+                run.answer_action(action_id)
+                run.cut_short()
+                return True
+        return False
+
+    def spy(self, target: str, options: str, supervisor: str, action_id: str, talk: str) -> CallRun:
+        """ChanSpy from ``supervisor``'s extension on the agent leg ``target`` (transcript 12): one
+        session of listen (q), whisper (qw) or barge (qB), its own call."""
+        piece = SPY_SESSIONS.get(options)
+        chan = self.state.channel_by_name(target)
+        spied = self.call_of(target)
+        if piece is None or chan is None or spied is None or spied.binding.get("u2") != chan.uniqueid:
+            raise ScenarioError("Originate failed")
+        keep = ("u0", "u1", "u2", "u3", "s0", "s1", "caller", "caller_name", "agent", "agent_name", "queue")
+        values = {k: spied.binding[k] for k in keep if k in spied.binding}
+        values.update(supervisor=supervisor, talk=talk)
+        run = CallRun(
+            "spy",
+            piece.steps(),
+            Binding(self.ids, values),
+            emit=self.emit,
+            clock=self._clock,
+            speed=self.speed,
+            action_id=action_id,
+            state=self.state,
+        )
+        self._launch(run)
+        return run
 
     async def agent_login_pause(self, params: dict[str, str]) -> ScenarioResult:
         """Transcript 01: join two queues, pause in one with a reason, in all, unpause, leave."""

@@ -78,9 +78,7 @@ def encode(message: Message) -> bytes:
     return "".join(f"{key}: {value}\r\n" for key, value in message).encode("utf-8") + b"\r\n"
 
 
-def response(
-    action: Action, status: str = "Success", message: str | None = None, *extra: tuple[str, str]
-) -> Message:
+def response(action: Action, status: str = "Success", message: str | None = None, *extra: tuple[str, str]) -> Message:
     """``Response`` / ``ActionID`` / ``Message`` then extra headers, in Asterisk's order."""
     out: Message = [("Response", status)]
     action_id = header(action, "ActionID")

@@ -194,7 +194,7 @@ def write_transcript(rec: AMIRecorder, folder: Path, name: str) -> list[Path]:
     if rec.banner is not None:
         rows.append({"_banner": rec.banner, "_kind": "banner", **times(rec.banner_at or zero)})
     for msg, ts in zip(rec.messages, rec.received_at, strict=True):
-        kind = "response" if "Response" in msg else "event"
+        kind = "event" if "Event" in msg else "response"  # OriginateResponse has both
         rows.append({**msg, "_kind": kind, **times(ts)})
     for seq, row in enumerate(rows, 1):
         row["_seq"] = seq

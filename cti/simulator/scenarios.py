@@ -161,6 +161,25 @@ T08 = _spec(
     queue="support",
 )
 
+T09 = _spec(
+    "09_attended_transfer_atxfer",
+    **_caller("5551250"),
+    **_agent("1001"),
+    **_agent("1002", "agent2"),
+    queue="support",
+)
+T10 = _spec("10_hold_redirect_bridge", **_caller("5551251"), **_agent("1001"), queue="support")
+T11 = _spec(
+    "11_three_way_confbridge",
+    **_caller("5551252"),
+    **_agent("1001"),
+    **_agent("1002", "agent2"),
+    queue="support",
+    room="4242",
+)
+T12 = _spec("12_supervisor_chanspy", **_caller("5551253"), **_agent("1001"), supervisor="1003", queue="support")
+T13 = _spec("13_post_call_survey", **_caller("5551254"), **_agent("1001"), queue="support")
+
 # --- pieces (seq ranges checked against the transcripts by tests/test_simulator_templates.py) ---------
 T02_PARAMS = (("talk", "6"), ("ivr_choice", "1"))
 INBOUND_ANSWERED = Piece(T02, 9, 236, ((167, Gate("talk", 6)),), params=T02_PARAMS)
@@ -193,6 +212,38 @@ WAITING_HANGUP = Piece(
         ("u5", "u1"),
     ),
 )
+
+
+# Atxfer from the agent leg (09): the consultation with agent2 up to its answer; then, when the agent
+# leaves (a Hangup of the agent leg, the desk's "complete", or after ``consult`` seconds) the
+# AttendedTransfer joins caller and agent2, who talks ``talk`` seconds.
+ATXFER_CONSULT = Piece(T09, 157, 300, params=(("talk", "12"),))
+ATXFER_COMPLETE = Piece(T09, 302, 460, ((302, Gate("consult", 0.0)), (390, Gate("talk", 12))), params=(("talk", "12"),))
+# The CTI's hold (10): one Redirect moves the caller to cc-hold music and the agent leg to cc-hold
+# wait; the Bridge action (or ``hold`` seconds) joins them in a new bridge; the agent talks on.
+HOLD_ON = Piece(T10, 157, 194, params=(("talk", "15"),))
+HOLD_OFF = Piece(T10, 196, 249, ((196, Gate("hold", 2.0)), (205, Gate("talk", 15))), params=(("talk", "15"),))
+# Three-way (11): one Redirect moves caller and agent leg into ConfBridge(room); the Originate of
+# agent2 into the room (or ``invite`` seconds) brings the third party; both agents talk and leave;
+# the caller, alone, hangs up on a Hangup action (or after ``alone`` seconds).
+CONFERENCE_MOVE = Piece(T11, 155, 180)
+CONFERENCE_INVITE = Piece(T11, 182, 325, ((182, Gate("invite", 0.0)),))
+CONFERENCE_END = Piece(T11, 327, 355, ((327, Gate("alone", 0.0)),))
+# Supervisor ChanSpy (12): one session each of listen (q), whisper (qw) and barge (qB) on the agent
+# leg, as parties u4/u5/s2; the supervisor stays ``talk`` seconds.
+SPY_SESSIONS = {
+    "q": Piece(T12, 158, 242, ((217, Gate("talk", 3.0)),)),
+    "qw": Piece(T12, 244, 313, ((290, Gate("talk", 3.0)),), role_map=(("u6", "u4"), ("u7", "u5"), ("s3", "s2"))),
+    "qB": Piece(
+        T12,
+        315,
+        396,
+        ((367, Gate("talk", 3.0)),),
+        role_map=(("u8", "u4"), ("u9", "u5"), ("s3", "s2"), ("s4", "s2")),
+    ),
+}
+# Queue option c (13): the agent hangs up after ``talk`` seconds, the caller goes on into AGI(survey).
+INBOUND_SURVEY = Piece(T13, 10, 253, ((167, Gate("talk", 4.0)),), params=(("talk", "4"),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +301,13 @@ SCENARIOS: dict[str, ScenarioDef] = {
         {**_INBOUND_DEFAULTS, "agent2": "1002", "transfer_after": "0.571"},
         "Answered call redirected to another agent's extension (transcript 06).",
     ),
+    "inbound_survey": ScenarioDef(
+        "inbound_survey",
+        "inbound",
+        (INBOUND_SURVEY,),
+        _INBOUND_DEFAULTS,
+        "Answered queue call; after the agent hangs up the caller takes the survey (transcript 13).",
+    ),
     "voicemail": ScenarioDef(
         "voicemail",
         "voicemail",
@@ -276,14 +334,21 @@ SCENARIOS: dict[str, ScenarioDef] = {
         "composed",
         (),
         {**_INBOUND_DEFAULTS, "agent2": "1002", "consult": "5", "consult_after": "3"},
-        "Agent consults a colleague, then completes an attended transfer.",
+        "Agent consults a colleague with Atxfer, then completes the transfer (transcript 09).",
     ),
     "hold": ScenarioDef(
         "hold",
         "composed",
         (),
         {**_INBOUND_DEFAULTS, "hold": "5", "hold_after": "3"},
-        "Agent puts the caller on hold and takes the call back.",
+        "Agent puts the caller on hold (Redirect to cc-hold) and takes the call back (Bridge, transcript 10).",
+    ),
+    "three_way": ScenarioDef(
+        "three_way",
+        "composed",
+        (),
+        {**_INBOUND_DEFAULTS, "agent2": "1002", "room": "4242", "invite": "0", "alone": "1", "three_way_after": "3"},
+        "Agent brings a colleague into a three-way ConfBridge with the caller (transcript 11).",
     ),
 }
 

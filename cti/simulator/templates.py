@@ -145,19 +145,32 @@ def _ph(role: str) -> str:
     return f"{OPEN}{role}{CLOSE}"
 
 
+# Left out of what the simulator sends: the transcripts 09 and up were recorded on a PBX with
+# ``timestampevents = yes`` and Debian's build, which also emits the test framework's TestEvent;
+# the simulator speaks like the PBX of transcripts 01-08 (no Timestamp header, no TestEvent).
+UNSENT_KEYS = frozenset({"Timestamp"})
+UNSENT_EVENTS = frozenset({"TestEvent"})
+
+
+def is_sent(msg: RawMessage) -> bool:
+    """Whether a recorded message is one the simulator replays (an event it would send)."""
+    return msg.get("_kind") == "event" and msg.get("Event") not in UNSENT_EVENTS
+
+
 @cache
 def compile_template(spec: TemplateSpec) -> tuple[TemplateEvent, ...]:
-    """Every event of the transcript (responses and the login left out), roles compiled in."""
+    """Every event of the transcript (responses, the login and unsent events left out), roles
+    compiled in."""
     messages = _load(spec.file)
     compiler = _Compiler(spec, recorded_wall_zero(messages))
     out: list[TemplateEvent] = []
     for msg in messages:
-        if msg.get("_kind") != "event":
+        if not is_sent(msg):
             continue
         wall = compiler.wall_zero + float(msg["_t_rel"])
         headers: list[tuple[str, str]] = []
         for key, value in msg.items():
-            if key.startswith("_"):
+            if key.startswith("_") or key in UNSENT_KEYS:
                 continue
             values = value if isinstance(value, list) else [value]
             headers.extend((key, compiler.value(str(v), wall)) for v in values)
@@ -187,11 +200,7 @@ def render(text: str, binding: dict[str, str], now: float) -> str:
         kind, sep, offset = role.partition(":")
         if sep:
             when = now + float(offset)
-            out[i] = (
-                str(int(when))
-                if kind == "ep"
-                else datetime.fromtimestamp(when, UTC).strftime(_TIME_FORMATS[kind])
-            )
+            out[i] = str(int(when)) if kind == "ep" else datetime.fromtimestamp(when, UTC).strftime(_TIME_FORMATS[kind])
             continue
         try:
             out[i] = binding[role]
