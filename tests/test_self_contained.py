@@ -25,7 +25,8 @@ def test_no_tracked_file_points_outside_the_repository() -> None:
     offenders = []
     for name in _tracked_files():
         path = REPO / name
-        if name.endswith((".png", ".raw", ".lock", "package-lock.json")) or not path.is_file():
+        skip = name.endswith((".png", ".raw", ".lock", "package-lock.json")) or name == "tests/test_self_contained.py"
+        if skip or not path.is_file():
             continue
         text = path.read_text(errors="replace")
         offenders += [f"{name}: {needle}" for needle in outside if needle in text]
