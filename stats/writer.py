@@ -303,6 +303,12 @@ class HistoryWriter:
             if leg is not None and leg.ended_at is None:
                 leg.ended_at = ts
                 leg.hangup_cause = int(str(cause)) if str(cause or "").isdigit() else None
+                if leg.agent and leg.answered_at is not None:
+                    # The agent's part of a queue stay ends with his leg, even when the caller goes
+                    # on (a blind transfer, the post-call survey): talk is not counted past it.
+                    for stay in self._queue_stays(session, pbx, call_id):
+                        if stay.agent == leg.agent:
+                            queue_call.talk_ended(stay, ts)
         row = self._call(session, pbx, call_id, ts)
         with self._changing(session, row):
             if row.hangup_cause is None and str(cause or "").isdigit():
@@ -322,9 +328,11 @@ class HistoryWriter:
                 duration = number(event.get("duration_s"))
                 row.duration_s = duration if duration is not None else max(0.0, ts - row.started_at)
                 if row.answered_at is not None:
-                    # Answer to end, less hold: the same rule as a queue stay's talk, so that
-                    # AHT = talk + hold + wrap-up counts hold once whichever way the hold was done.
-                    row.talk_s = max(0.0, ts - row.answered_at - row.hold_s)
+                    # Answer to the end of the last agent's leg, less hold: the same rule as a queue
+                    # stay's talk, so that AHT = talk + hold + wrap-up counts hold once whichever way
+                    # the hold was done, and a survey after the agent hung up is not talk.
+                    talk_end = self._talk_end(session, pbx, call_id, ts)
+                    row.talk_s = max(0.0, talk_end - row.answered_at - row.hold_s)
                 else:
                     row.talk_s = number(event.get("talk_s")) or 0.0 if event.get("answered") else 0.0
                 wait = number(event.get("wait_s"))
@@ -342,6 +350,18 @@ class HistoryWriter:
                 # The call ended while waiting with no queue event: the caller left.
                 queue_call.abandoned(stay, ts)
             queue_call.talk_ended(stay, ts)
+
+    @staticmethod
+    def _talk_end(session: Session, pbx: str, call_id: str, ts: float) -> float:
+        """When the last answered leg ended; ``ts`` (the call's end) while one is still up or none is known."""
+        ends = session.scalars(
+            select(CallLegRow.ended_at).where(
+                CallLegRow.pbx == pbx, CallLegRow.call_id == call_id, CallLegRow.answered_at.is_not(None)
+            )
+        ).all()
+        if not ends or any(end is None for end in ends):
+            return ts
+        return min(ts, max(end for end in ends if end is not None))
 
     def _recording(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
         row = self._call(session, pbx, str(_need(event, "call_id")), ts)
@@ -482,7 +502,10 @@ class HistoryWriter:
         call_id = str(_need(event, "call_id"))
         node = str(_need(event, "node"))
         steps = session.scalars(
-            select(IvrStepRow).where(IvrStepRow.pbx == pbx, IvrStepRow.call_id == call_id).order_by(IvrStepRow.at)
+            # steps in the same millisecond keep the order they were written in
+            select(IvrStepRow)
+            .where(IvrStepRow.pbx == pbx, IvrStepRow.call_id == call_id)
+            .order_by(IvrStepRow.at, IvrStepRow.id)
         ).all()
         if any(s.at == ts and s.node == node for s in steps):
             return

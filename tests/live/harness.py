@@ -49,8 +49,9 @@ AGENTS = ("1001", "1002", "1003", "1004")
 SAMPLE_FLOWS = Path(__file__).resolve().parents[2] / "config" / "flows"
 
 # The "ivr" flow every inbound call meets first (the dialplan runs AGI(.../ivr)): it hands the caller
-# straight to the queue the caller asked for (the QUEUE variable of the Originate, default support).
-# The IVR test replaces it with the sample main menu through the admin API, as an administrator does.
+# straight to a queue, sales for numbers 137..., support for the others (a flow sees the caller's number,
+# not the channel's variables). The IVR test puts the sample main menu in its place through the admin API,
+# as an administrator does.
 ROUTER_FLOW = """\
 description: live tests / 测试：直接进入队列
 start: route
@@ -58,7 +59,7 @@ nodes:
   route:
     type: branch
     rules:
-      - if: {var: QUEUE_NAME, equals: sales}
+      - if: {var: caller, matches: "137[0-9]*"}
         next: sales
     else: support
   sales:
@@ -285,7 +286,9 @@ class Product:
         """A PSTN caller ``number`` through from-pstn, listening to music for ``caller_s`` seconds then hanging up.
 
         ``agent_talk``: how long a simulated agent who answers talks before hanging up (``__AGENT_TALK``).
+        ``queue``: sales needs a number 137... (the harness's ``ivr`` flow routes by number).
         """
+        assert (queue == "sales") == number.startswith("137"), "callers 137... go to sales, the others to support"
         first, second = _uniqueids()
         variable = [f"RECORD={'yes' if record else 'no'}", f"SURVEY={'yes' if survey else 'no'}", *variables]
         if queue:
@@ -324,6 +327,34 @@ class Product:
         channel = await self.channel_of(call.call_id, call.ami_since)
         for digit in digits:
             await self.action("PlayDTMF", Channel=channel, Digit=digit, Duration="250")
+
+    def bridge_session_fd(self) -> int:
+        """The file descriptor Asterisk holds for the bridge's AMI session (what ``manager kick session`` takes).
+
+        Found as the PBX's socket whose peer is the bridge's local port (``/proc/net/tcp``), among the
+        descriptors of the Asterisk process (its pid file in the instance's folder).
+        """
+        protocol = self.runtime.bridge.connection.protocol
+        assert protocol is not None and not protocol.closed, "the bridge has no AMI connection"
+        client_port = int(protocol.transport.get_extra_info("sockname")[1])
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if int(local.split(":")[1], 16) == self.pbx.ami_port and int(remote.split(":")[1], 16) == client_port:
+                inodes.add(f"socket:[{inode}]")
+        pid = int((self.pbx.home / "run" / "asterisk.pid").read_text().strip())
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    return int(fd)
+        raise AssertionError(f"no AMI session of Asterisk (pid {pid}) for the bridge's port {client_port}")
+
+    async def kick_bridge(self) -> None:
+        """Asterisk drops the bridge's AMI connection (``manager kick session``), as a PBX-side failure would."""
+        fd = self.bridge_session_fd()
+        output = await self.cli(f"manager kick session {fd}")
+        assert "kicking" in output.lower(), output
 
     async def reset(self) -> None:
         """After each test: the members it added leave, its calls are hung up, the agents' devices are idle."""
