@@ -227,7 +227,8 @@ async def test_three_way_in_confbridge(run: sc.Run) -> None:
         "Local/1001",
         "Local/1002",
     }
-    _assert_like_recording("11_three_way_confbridge", run)
+    # whoever enters the conference first hears music until the next one joins: a race of the two moves
+    _assert_like_recording("11_three_way_confbridge", run, uncounted=("MusicOnHoldStart", "MusicOnHoldStop"))
 
 
 async def test_supervisor_listen_whisper_barge(run: sc.Run) -> None:

@@ -244,8 +244,9 @@ class SimulatedPBX:
     def invite(self, room: str, extension: str, action_id: str) -> bool:
         """The Originate of ``Local/<extension>@agents/n`` into conference ``room``."""
         for run in self.calls:
-            if run.binding.get("room") == room and run.next_gate() == "invite":
-                run.binding.update(agent2=extension, agent2_name=self._member_name(extension))
+            if run.binding.get("room") == room and "invited" not in run.binding:
+                # the move may still be under way: the invite gate then passes when reached
+                run.binding.update(invited=extension, agent2=extension, agent2_name=self._member_name(extension))
                 run.answer_action(action_id)
                 run.cut_short()
                 return True
