@@ -33,6 +33,7 @@ MIX: tuple[tuple[str, int], ...] = (
     ("click_to_dial", 10),
     ("blind_transfer", 5),
     ("attended_transfer", 4),
+    ("three_way", 3),
     ("hold", 7),
     ("voicemail", 7),
 )
@@ -216,7 +217,7 @@ class TrafficGenerator:
                 "mailbox": self.rng.choice(["100", *self.extensions]),
                 "moh": str(self.rng.randint(10, 40)),
             }
-        if name in ("blind_transfer", "attended_transfer", "ring_no_answer_next_agent"):
+        if name in ("blind_transfer", "attended_transfer", "three_way", "ring_no_answer_next_agent"):
             member_free = [ext for ext in free if self._available_in(params["queue"], ext)]
             if len(free) < 2 or not member_free:
                 raise ScenarioError("not enough free agents for this scenario")
