@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from agent_desk.api.crm_crud import crm_router, crud_router
 from agent_desk.deps import client_ip, current_user, get_session, require
 from crm_core import audit
-from crm_core.errors import InvalidInput
+from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import DataScope, Department, PauseReason, Permission, Role, User
 from crm_core.services import admin as svc
 from crm_core.services.admin_lists import DICTIONARY, PAUSE_REASONS
@@ -124,6 +124,16 @@ def list_users(
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(User.username).limit(size).offset((page - 1) * size))
     return {"items": [user_row(u) for u in rows], "total": total, "page": page, "size": size}
+
+
+@admin.get("/admin/users/{user_id}", response_model=AdminUserOut, summary="One user, for the edit form")
+def one_user(
+    user_id: int, actor: User = Depends(require("user", "read")), session: Session = Depends(get_session)
+) -> AdminUserOut:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("用户不存在 no such user")
+    return user_row(user)
 
 
 @admin.post("/admin/users", response_model=AdminUserOut, status_code=201, summary="Create a user")

@@ -54,6 +54,7 @@ LOGGED_IN_PAGES = {
     "/voicemail": "voicemail.html",
     "/admin/ivr": "ivr-admin.html",
     "/admin/calendar": "calendar.html",
+    "/admin": "admin.html",
 }
 
 

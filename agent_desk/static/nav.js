@@ -14,6 +14,7 @@ export const PAGES = [
   ['/voicemail', 'nav.voicemail', ['admin', 'supervisor']],
   ['/admin/ivr', 'nav.ivr', ['admin']],
   ['/admin/calendar', 'nav.calendar', ['admin']],
+  ['/admin', 'nav.admin', ['admin']],
 ];
 
 export function visiblePages(roles) {

@@ -213,7 +213,7 @@ def delete_role(session: Session, actor: User, role_id: int, ip: str = "") -> No
         raise Conflict("管理员角色不能删除 the administrator role cannot be deleted")
     holders = session.scalar(select(func.count()).select_from(User).where(User.roles.any(Role.id == role_id))) or 0
     if holders:
-        raise Conflict(f"仍有 {holders} 个用户使用此角色 still held by {holders} users")
+        raise Conflict(f"仍有 {holders} 个用户使用此角色 still held by {holders} user(s)")
     session.delete(role)
     session.flush()
     audit.record(session, actor, "delete", "role", role_id, {"name": role.name}, ip)
