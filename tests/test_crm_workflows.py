@@ -207,7 +207,7 @@ def test_transfer_needs_the_permission_and_moves_department(db: Session, org: Or
 
 def test_call_link_takes_the_customer_from_the_ticket(db: Session, org: Org) -> None:
     customer = _customer(db, org)
-    ticket = Ticket(title="t", type_id=1, customer_id=customer.id)
+    ticket = Ticket(title="t", type_id=1, customer_id=customer.id, department_id=org.dept_a.id)
     db.add(ticket)
     db.flush()
     link = link_call(db, "1700000001.7", ticket_id=ticket.id, user=org.agent_a)

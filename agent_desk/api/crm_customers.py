@@ -13,7 +13,7 @@ from agent_desk.deps import client_ip, current_user, get_session, require
 from crm_core import audit
 from crm_core.lookup import lookup
 from crm_core.models import Customer, FollowUp, Phone, User
-from crm_core.permissions import check, ensure_visible
+from crm_core.permissions import check, ensure_visible, visible_lookup
 from crm_core.schemas import PlainText, input_schema, output_schema
 from crm_core.services import customers as svc
 from crm_core.services import records
@@ -217,22 +217,8 @@ def caller_lookup(
     check(user, "customer", "read")
     settings = _settings(request)
     found = lookup(session, number, settings.default_region, area_code=settings.default_area_code)
-    visible = set(
-        session.scalars(
-            records.scoped_select(session, user, res.CUSTOMERS)
-            .with_only_columns(Customer.id)
-            .where(Customer.id.in_([c["id"] for c in found.candidates]))
-        )
-    )
-    result = asdict(found)
     # Matches outside the user's scope are shown as "known caller" only, without details.
-    if any(c["id"] not in visible for c in found.candidates):
-        result["candidates"] = [c for c in found.candidates if c["id"] in visible]
-        result["customer"] = result["customer"] if result["customer"] and result["customer"]["id"] in visible else None
-        for key in ("open_tickets", "recent_orders", "recent_calls"):
-            result[key] = [row for row in result[key] if row.get("customer_id") in visible]
-        result["hidden_matches"] = len(found.candidates) - len(result["candidates"])
-    return result
+    return visible_lookup(session, user, asdict(found))
 
 
 # Fixed paths (/customers/duplicates) go before the generic /customers/{id} routes.

@@ -11,6 +11,7 @@ from crm_core import audit
 from crm_core.errors import InvalidInput
 from crm_core.lookup import calls_for
 from crm_core.models import CallLink, Customer, Order, Ticket, User
+from crm_core.permissions import check, ensure_call, ensure_visible
 
 
 def link_call(
@@ -24,9 +25,15 @@ def link_call(
     contact_id: int | None = None,
     pbx: str = "",
 ) -> CallLink:
-    """Link ``call_id``; a ticket or order brings its customer. Linking again fills in the same row."""
+    """Link ``call_id``; a ticket or order brings its customer. Linking again fills in the same row.
+
+    With a ``user`` (every request does), the user needs ``call_link.create``, the call must be within
+    his scope and so must each record linked (a ticket or order would otherwise reveal its customer).
+    """
     if not call_id or len(call_id) > 64:
         raise InvalidInput("通话编号无效 invalid call id", "call_id")
+    if user is not None:
+        _check_link(session, user, call_id, customer_id, ticket_id, order_id)
     if ticket_id is not None:
         customer_id = customer_id or _owner_of(session, Ticket, ticket_id, "ticket_id")
     if order_id is not None:
@@ -51,6 +58,21 @@ def link_call(
         {"customer_id": customer_id, "ticket_id": ticket_id, "order_id": order_id},
     )
     return link
+
+
+def _check_link(
+    session: Session,
+    user: User,
+    call_id: str,
+    customer_id: int | None,
+    ticket_id: int | None,
+    order_id: int | None,
+) -> None:
+    check(user, "call_link", "create")
+    ensure_call(session, user, call_id)
+    for model, row_id in ((Customer, customer_id), (Ticket, ticket_id), (Order, order_id)):
+        if row_id is not None and session.get(model, row_id) is not None:
+            ensure_visible(session, user, model, row_id)
 
 
 def _owner_of(session: Session, model: type[Ticket] | type[Order], row_id: int, field: str) -> int | None:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.errors import InvalidInput, NotFound
-from crm_core.models import Customer, User
-from crm_core.permissions import check, ensure_visible, scope_clause
+from crm_core.models import Customer, Order, Ticket, User
+from crm_core.permissions import check, ensure_department, ensure_visible, scope_clause
 
 MAX_PAGE_SIZE = 200
 
@@ -45,6 +45,11 @@ class Resource:
     after_write: Callable[[Session, Any], None] | None = None
     custom_fields_entity: str = ""
     hidden: frozenset[str] = field(default_factory=frozenset)
+    # When set, creating, changing and deleting need this action instead (kb categories: kb.approve).
+    change_action: str = ""
+
+    def action(self, action: str) -> str:
+        return self.change_action if self.change_action and action in ("create", "update", "delete") else action
 
     def column(self, name: str) -> Any:
         table = self.model.__table__  # type: ignore[attr-defined]
@@ -157,7 +162,7 @@ def list_rows(
 
 
 def get_row(session: Session, user: User, resource: Resource, row_id: int, action: str = "read") -> Any:
-    check(user, resource.name, action)
+    check(user, resource.name, resource.action(action))
     row = session.get(resource.model, row_id)
     if row is None:
         raise NotFound(f"记录不存在 not found: {resource.name} {row_id}")
@@ -180,21 +185,28 @@ def _stamp(resource: Resource, user: User, data: dict[str, Any]) -> dict[str, An
     return data
 
 
-def _guard_references(session: Session, user: User, resource: Resource, data: dict[str, Any], row: Any | None) -> None:
-    """A record may only point at a customer the user sees; handing it to someone else is a transfer."""
-    if data.get("customer_id") is not None and resource.model is not Customer:
-        ensure_visible(session, user, Customer, data["customer_id"])
+def guard_references(session: Session, user: User, resource: Resource, data: dict[str, Any], row: Any | None) -> None:
+    """A record may only point at rows the user sees (customer, ticket, order, owner, department);
+    handing it to someone else is a transfer, and only within the user's departments."""
+    for key, model in (("customer_id", Customer), ("ticket_id", Ticket), ("order_id", Order)):
+        if data.get(key) is not None and resource.model is not model:
+            ensure_visible(session, user, model, data[key])
     for key, mine in (("owner_id", user.id), ("department_id", user.department_id)):
         if key not in data or data[key] is None:
             continue
         current = getattr(row, key) if row is not None else mine
         if data[key] not in (mine, current):
             check(user, resource.name, "transfer")
+            if key == "owner_id":
+                ensure_visible(session, user, User, data[key])
+            else:
+                ensure_department(session, user, data[key])
+
 
 
 def create_row(session: Session, user: User, resource: Resource, data: dict[str, Any], ip: str = "") -> Any:
-    check(user, resource.name, "create")
-    _guard_references(session, user, resource, data, None)
+    check(user, resource.name, resource.action("create"))
+    guard_references(session, user, resource, data, None)
     data = _stamp(resource, user, dict(data))
     if resource.before_write:
         data = resource.before_write(session, user, data, None)
@@ -211,7 +223,7 @@ def update_row(
     session: Session, user: User, resource: Resource, row_id: int, data: dict[str, Any], ip: str = ""
 ) -> Any:
     row = get_row(session, user, resource, row_id, "update")
-    _guard_references(session, user, resource, data, row)
+    guard_references(session, user, resource, data, row)
     if resource.before_write:
         data = resource.before_write(session, user, dict(data), row)
     before = row_values(row)

@@ -78,6 +78,7 @@ def prepare_ticket(session: Session, user: User, data: dict[str, Any], now: date
 
 def open_ticket(session: Session, user: User, data: dict[str, Any], now: datetime | None = None) -> Ticket:
     check(user, "ticket", "create")
+    records.guard_references(session, user, resources.TICKETS, data, None)  # department_id, owner_id in scope
     now = now or utcnow()
     data = prepare_ticket(session, user, dict(data), now)
     data.setdefault("owner_id", user.id)
