@@ -23,6 +23,7 @@ from agent_desk.deps import csrf_protect, current_user, get_session
 from agent_desk.desk_calls import CallParties, NotYourCall, agent_channel, messages_for, parties_of
 from crm_core.errors import CrmError
 from crm_core.models import Product, Seat, TicketType, User
+from crm_core.permissions import ensure_agent
 from crm_core.schemas import PlainText
 from crm_core.services.calls import link_call
 from crm_core.services.customers import add_followup, add_phone
@@ -30,6 +31,7 @@ from crm_core.services.orders import create_order
 from crm_core.services.records import create_row
 from crm_core.services.resources import CUSTOMERS
 from crm_core.services.tickets import open_ticket
+from crm_core.services.users import ensure_extension, sit_at
 from cti.commands import (
     CommandError,
     CommandTimeout,
@@ -209,19 +211,11 @@ async def desk_me(request: Request, user: CurrentUser) -> dict[str, Any]:
 
 @router.post("/desk/seat", dependencies=Unsafe)
 def bind_seat(body: SeatBody, user: CurrentUser, session: DbSession) -> dict[str, Any]:
-    """Log in at a seat: the agent uses the seat's extension from now on."""
-    seat = session.scalar(select(Seat).where(Seat.name == body.seat))
-    if seat is None:
-        raise HTTPException(404, "座席不存在 / No such seat")
-    if seat.user_id not in (None, user.id):
-        previous = session.get(User, seat.user_id)
-        if previous is not None:
-            previous.extension = None
-    seat.user_id = user.id
+    """Log in at a seat of one's departments that nobody else is logged in at (crm_core.services.users)."""
     me = session.get(User, user.id)
     assert me is not None
-    me.extension = seat.extension
-    session.commit()
+    with crm_work(session):
+        seat = sit_at(session, me, body.seat)
     user.extension = seat.extension
     return {"seat": seat.name, "extension": seat.extension}
 
@@ -238,6 +232,8 @@ def bind_extension(
     seat_owner = session.scalar(select(Seat.user_id).where(Seat.extension == body.extension))
     if taken is not None or (seat_owner is not None and seat_owner != user.id):
         raise HTTPException(409, "分机已被占用 / That extension is in use")
+    with crm_work(session):  # a seat's extension only within one's departments
+        ensure_extension(session, user, body.extension)
     me = session.get(User, user.id)
     assert me is not None
     me.extension = body.extension
@@ -528,11 +524,20 @@ def supervisor_only(user: CurrentUser) -> Any:
 Supervisor = [*Unsafe, Depends(supervisor_only)]
 
 
+def in_scope(session: Session, user: Any, extension: str) -> None:
+    """Supervisor actions reach only the agents of the supervisor's departments (crm_core.permissions)."""
+    with crm_work(session):
+        ensure_agent(session, user, extension)
+
+
 @router.post("/supervisor/spy", dependencies=Supervisor)
-async def supervisor_spy(request: Request, body: SupervisorSpyBody, user: CurrentUser) -> dict[str, Any]:
+async def supervisor_spy(
+    request: Request, body: SupervisorSpyBody, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
     """Listen, whisper or barge on the agent's current call from the supervisor's own extension."""
     runtime = runtime_of(request)
     snapshot = runtime.tracker_snapshot() if hasattr(runtime, "tracker_snapshot") else {}
+    in_scope(session, user, body.extension)
     target = agent_channel(snapshot, body.extension)
     if target is None:
         raise HTTPException(404, "该座席当前没有通话 / That agent is not on a call")
@@ -540,12 +545,18 @@ async def supervisor_spy(request: Request, body: SupervisorSpyBody, user: Curren
 
 
 @router.post("/supervisor/pause", dependencies=Supervisor)
-async def supervisor_pause(request: Request, body: SupervisorPauseBody) -> dict[str, Any]:
+async def supervisor_pause(
+    request: Request, body: SupervisorPauseBody, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    in_scope(session, user, body.extension)
     commands = runtime_of(request).commands
     return await run_command(commands.pause(body.extension, body.paused, body.reason if body.paused else ""))
 
 
 @router.post("/supervisor/logout", dependencies=Supervisor)
-async def supervisor_logout(request: Request, body: SupervisorLogoutBody) -> dict[str, Any]:
+async def supervisor_logout(
+    request: Request, body: SupervisorLogoutBody, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    in_scope(session, user, body.extension)
     commands = runtime_of(request).commands
     return await each_queue(body.queues, lambda q: commands.queue_logout(q, body.extension))

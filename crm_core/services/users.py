@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from crm_core.auth import end_sessions, hash_password
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.models import Department, Role, Seat, User
+from crm_core.permissions import ensure_seat
 
 
 def create_user(
@@ -64,14 +65,31 @@ def set_password(session: Session, username: str, password: str) -> User:
 
 
 def sit_at(session: Session, user: User, seat_name: str) -> Seat:
-    """The agent logs in at a seat and takes over its extension (leaving any other seat)."""
+    """The agent logs in at a seat of his departments and takes its extension (leaving any other seat).
+
+    A seat somebody else is logged in at is refused: taking it would silently move him off and hand over
+    his calls, pops and call control.
+    """
     seat = session.scalar(select(Seat).where(Seat.name == seat_name))
     if seat is None:
         raise NotFound(f"座席不存在 no such seat: {seat_name}")
+    ensure_seat(session, user, seat)
+    occupant = session.scalar(
+        select(User.id).where(User.extension == seat.extension, User.id != user.id, User.is_active.is_(True))
+    )
+    if occupant is not None:
+        raise Conflict("座席已有人登录 someone else is logged in at that seat")
     session.execute(update(Seat).where(Seat.user_id == user.id).values(user_id=None))
     session.execute(update(User).where(User.extension == seat.extension, User.id != user.id).values(extension=None))
     seat.user_id, user.extension = user.id, seat.extension
     return seat
+
+
+def ensure_extension(session: Session, user: User, extension: str) -> None:
+    """Binding an extension by hand: a seat's extension only within the user's departments."""
+    seat = session.scalar(select(Seat).where(Seat.extension == extension))
+    if seat is not None:
+        ensure_seat(session, user, seat)
 
 
 def user_for_extension(session: Session, extension: str) -> User | None:
