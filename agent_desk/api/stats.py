@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from agent_desk.deps import get_session, require
 from config import Settings
-from crm_core.models import User
+from crm_core.errors import PermissionDenied
+from crm_core.models import Customer, Order, Ticket, User
+from crm_core.permissions import agent_identities, ensure_department, scope_clause
 from stats.export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from stats.kpi import KpiSettings
 from stats.reports import GroupBy, ReportError, ReportKind, ReportTable, report
@@ -24,6 +26,8 @@ from stats.reports import GroupBy, ReportError, ReportKind, ReportTable, report
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 
 DbSession = Annotated[Session, Depends(get_session)]
+ReportReader = Annotated[User, Depends(require("report", "read"))]
+ReportExporter = Annotated[User, Depends(require("report", "export"))]
 Lang = Literal["zh-CN", "en"]
 
 
@@ -47,39 +51,68 @@ def _department_agents(session: Session, department: str) -> list[str]:
     return sorted(names)
 
 
-def _run(
-    request: Request,
-    session: Session,
-    kind: ReportKind,
-    start: datetime,
-    end: datetime,
-    group_by: GroupBy,
-    queue: str | None,
-    agent: str | None,
-    department: str | None,
-    limit: int,
-    offset: int,
-) -> ReportTable:
+def report_agents(session: Session, user: User, department: str | None) -> list[str] | None:
+    """The agents a report covers: those of the user's data scope (``crm_core.permissions``), narrowed to
+    ``department`` when asked (a department outside the scope is refused). ``None``: every agent."""
+    allowed = agent_identities(session, user)
+    if department:
+        agents = _department_agents(session, department)
+        try:
+            ensure_department(session, user, int(department))
+        except PermissionDenied as exc:
+            raise HTTPException(403, str(exc)) from exc
+        return agents if allowed is None else sorted(set(agents) & allowed)
+    return None if allowed is None else sorted(allowed)
+
+
+# Queue and IVR figures are per queue and IVR node, which belong to no department and name no agent or
+# customer: they stay center-wide unless a department or an agent is asked for.
+CENTER_WIDE = frozenset({ReportKind.QUEUE_HISTORY, ReportKind.IVR})
+# Columns naming CRM records: blanked when the record lies outside the user's data scope.
+RECORD_COLUMNS = {"customer_id": Customer, "ticket_id": Ticket, "order_id": Order}
+
+
+def mask_records(session: Session, user: User, table: ReportTable) -> ReportTable:
+    """A call of one's agents may concern another department's customer: the report names it only when
+    the user may open it."""
+    for index, column in enumerate(table.columns):
+        model = RECORD_COLUMNS.get(column.key)
+        if model is None:
+            continue
+        ids = {row[index] for row in table.rows if isinstance(row[index], int)}
+        if not ids:
+            continue
+        visible = set(session.scalars(select(model.id).where(model.id.in_(ids), scope_clause(session, user, model))))
+        for row in table.rows:
+            if row[index] is not None and row[index] not in visible:
+                row[index] = None
+    return table
+
+
+def _run(request: Request, session: Session, user: User, kind: ReportKind, q: ReportQuery) -> ReportTable:
     settings = _settings(request)
-    agents = _department_agents(session, department) if department else None
+    agents = report_agents(session, user, q.department)
+    if kind in CENTER_WIDE and not (q.department or q.agent):
+        agents = None
     try:
-        return report(
+        table = report(
             session,
             kind.value,
-            start,
-            end,
-            group_by.value,
-            queue=queue or None,
-            agent=agent or None,
+            q.start,
+            q.end,
+            q.group_by.value,
+            queue=q.queue or None,
+            agent=q.agent or None,
             department=None,
             tz=settings.timezone,
             settings=kpi_settings(settings),
-            limit=limit,
-            offset=offset,
+            limit=q.limit,
+            offset=q.offset,
             agents=agents,
         )
     except ReportError as exc:
         raise HTTPException(422, f"报表参数无效 {exc}") from exc
+    return mask_records(session, user, table)
 
 
 class ReportQuery:
@@ -117,17 +150,24 @@ def kinds(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/reports/{kind}", dependencies=[Depends(require("report", "read"))])
-def report_json(request: Request, kind: ReportKind, q: Query_, session: DbSession) -> dict[str, Any]:
-    table = _run(request, session, kind, q.start, q.end, q.group_by, q.queue, q.agent, q.department, q.limit, q.offset)
+@router.get("/reports/{kind}")
+def report_json(
+    request: Request, kind: ReportKind, q: Query_, session: DbSession, user: ReportReader
+) -> dict[str, Any]:
+    table = _run(request, session, user, kind, q)
     return table.to_json(q.lang)
 
 
-@router.get("/reports/{kind}/export", dependencies=[Depends(require("report", "export"))])
+@router.get("/reports/{kind}/export")
 def report_export(
-    request: Request, kind: ReportKind, q: Query_, session: DbSession, format: Literal["csv", "xlsx"] = "xlsx"
+    request: Request,
+    kind: ReportKind,
+    q: Query_,
+    session: DbSession,
+    user: ReportExporter,
+    format: Literal["csv", "xlsx"] = "xlsx",
 ) -> Response:
-    table = _run(request, session, kind, q.start, q.end, q.group_by, q.queue, q.agent, q.department, q.limit, q.offset)
+    table = _run(request, session, user, kind, q)
     name = f"{kind.value}_{q.start:%Y%m%d}_{q.end:%Y%m%d}.{format}"
     if format == "csv":
         body, media = to_csv(table, q.lang), CSV_MEDIA_TYPE
