@@ -128,6 +128,8 @@ class CallRun:
         self.result = ScenarioResult(name, linkedid="", params=dict(binding))
         self.done = asyncio.Event()
         self.started = asyncio.Event()
+        self.passed: set[str] = set()  # the gates the call has gone through
+        self._progress = asyncio.Event()
 
     async def run(self) -> ScenarioResult:
         loop = asyncio.get_running_loop()
@@ -145,7 +147,11 @@ class CallRun:
                 elif wait > _MIN_SLEEP_S:
                     await asyncio.sleep(wait)
                 self._emit_step(step)
+                if step.gate is not None:
+                    self.passed.add(step.gate.param)
+                    self._progress.set()
         finally:
+            self._progress.set()
             self.result.binding = dict(self.binding)
             self.started.set()
             self.done.set()
@@ -184,6 +190,13 @@ class CallRun:
                     return True
         finally:
             self.waiting_at = None
+
+    async def through(self, param: str) -> bool:
+        """Until the call has gone through its ``param`` gate (True) or ended without it (False)."""
+        while param not in self.passed and not self.done.is_set():
+            self._progress.clear()
+            await self._progress.wait()
+        return param in self.passed
 
     def cut_short(self) -> None:
         """End the current wait now (an agent or caller hangs up early), or the next one."""

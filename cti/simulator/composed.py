@@ -28,13 +28,12 @@ from cti.simulator.scenarios import (
     ScenarioError,
     Step,
 )
-from cti.simulator.state import BridgeRecord, ChannelRecord, Headers, snapshot_headers
+from cti.simulator.state import ChannelRecord, snapshot_headers
 
 Message = list[tuple[str, str]]
 Builder = Callable[[CallContext], list[Message]]
 
 ANSWERED_HEAD = Piece(T02, 9, 166, params=T02_PARAMS)
-ANSWERED_TAIL = Piece(T02, 167, 236, ((167, Gate("talk", 6)),), params=T02_PARAMS)
 RING_HEAD = Piece(T02, 9, 93, params=T02_PARAMS)
 # The next member is rung as the first was (02 from its AgentCalled on), as parties u4/u5/s2.
 NEXT_AGENT = Piece(
@@ -47,8 +46,7 @@ NEXT_AGENT = Piece(
     role_map=(("agent", "agent2"), ("agent_name", "agent2_name"), ("u2", "u4"), ("u3", "u5"), ("s1", "s2")),
 )
 
-CALLER_LEG, CALLER_LOCAL, AGENT_LEG, AGENT_LOCAL = "u1", "u0", "u2", "u3"
-TARGET_LEG, TARGET_LOCAL = "u4", "u5"
+CALLER_LEG, AGENT_LEG, AGENT_LOCAL = "u1", "u2", "u3"
 
 
 def _chan(ctx: CallContext, role: str) -> ChannelRecord | None:
@@ -59,39 +57,12 @@ def _event(name: str, privilege: str, chan: ChannelRecord, *extra: tuple[str, st
     return [("Event", name), ("Privilege", privilege), *snapshot_headers(chan), *extra]
 
 
-def _bridge_headers(bridge: BridgeRecord, count: int, prefix: str = "Bridge") -> Headers:
-    fields = bridge.fields
-    return [
-        (f"{prefix}Uniqueid", bridge.uniqueid),
-        (f"{prefix}Type", fields.get("BridgeType", "basic")),
-        (f"{prefix}Technology", fields.get("BridgeTechnology", "simple_bridge")),
-        (f"{prefix}Creator", fields.get("BridgeCreator", "<unknown>")),
-        (f"{prefix}Name", fields.get("BridgeName", "<unknown>")),
-        (f"{prefix}NumChannels", str(count)),
-        (f"{prefix}VideoSourceMode", fields.get("BridgeVideoSourceMode", "none")),
-    ]
-
-
-def _bridge_move(kind: str, bridge: BridgeRecord, chan: ChannelRecord, count: int) -> Message:
-    return [
-        ("Event", kind),
-        ("Privilege", "call,all"),
-        *_bridge_headers(bridge, count),
-        *snapshot_headers(chan),
-    ]
-
-
 def _hangup(chan: ChannelRecord, cause: str = "16", text: str = "Normal Clearing") -> Message:
     return _event("Hangup", "call,all", chan, ("Cause", cause), ("Cause-txt", text))
 
 
 def _device(device: str, state: str) -> Message:
     return [("Event", "DeviceStateChange"), ("Privilege", "call,all"), ("Device", device), ("State", state)]
-
-
-def _with_state(chan: ChannelRecord, state: str, desc: str) -> ChannelRecord:
-    snapshot = {**chan.snapshot, "ChannelState": state, "ChannelStateDesc": desc}
-    return ChannelRecord(snapshot=snapshot, created=chan.created, bridge=chan.bridge)
 
 
 # --- ring, no answer, next agent ------------------------------------------------------------------

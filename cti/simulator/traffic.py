@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIX: tuple[tuple[str, int], ...] = (
-    ("inbound_answered", 34),
+    ("inbound_answered", 28),
+    ("inbound_survey", 6),
     ("inbound_recorded", 16),
     ("inbound_abandon", 9),
     ("ring_no_answer_next_agent", 8),
@@ -156,6 +157,8 @@ class TrafficGenerator:
         try:
             if self.agi is not None and name != "click_to_dial" and name != "voicemail":
                 await self._ivr(run)
+            if self.agi is not None and name == "inbound_survey" and await run.through("talk"):
+                await self._survey(run)
             await run.done.wait()
         finally:
             self.running.discard(run)
@@ -180,6 +183,28 @@ class TrafficGenerator:
             await run_fastagi_call(self.agi[0], self.agi[1], script)
         except (OSError, TimeoutError) as exc:
             log.debug("IVR session for %s failed: %s", b["caller"], exc)
+
+    async def _survey(self, run: CallRun) -> None:
+        """The caller's AGI(…/survey) after the agent hung up (Queue option c), one key pressed."""
+        from cti.simulator.fastagi_client import AgiScript, run_fastagi_call
+
+        b = run.binding
+        if self.agi is None:
+            return
+        script = AgiScript(
+            flow="survey",
+            caller=b["caller"],
+            caller_name=b.get("caller_name", ""),
+            uniqueid=b["u1"],
+            linkedid=b["u0"],
+            channel=f"Local/{b['caller']}@from-pstn-{b['s0']};2",
+            dtmf=[self.rng.choice(("5", "5", "4", "3", "2", "1", None))],
+            variables={"MEMBERNAME": b.get("agent_name", ""), "MEMBERINTERFACE": f"Local/{b['agent']}@agents/n"},
+        )
+        try:
+            await run_fastagi_call(self.agi[0], self.agi[1], script)
+        except (OSError, TimeoutError) as exc:
+            log.debug("survey session for %s failed: %s", b["caller"], exc)
 
     async def wait_idle(self) -> None:
         """Until every call this generator started has ended."""
