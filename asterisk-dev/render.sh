@@ -6,7 +6,7 @@ set -eu
 src=$1 dst=$2
 : "${AMI_USER:=cti}" "${AMI_PERMIT:=127.0.0.1/255.255.255.255}" "${CTI_HOST:=127.0.0.1}" "${CTI_AGI_PORT:=4573}"
 : "${AMI_PORT:=5038}" "${HTTP_PORT:=8088}" "${HTTPS_PORT:=8089}" "${SIP_PORT:=5060}"
-: "${RTP_START:=20000}" "${RTP_END:=20999}" "${BIND_ADDR:=127.0.0.1}" "${ASTERISK_HOME:=/srv/callcenter/dev}"
+: "${RTP_START:=20000}" "${RTP_END:=20099}" "${BIND_ADDR:=127.0.0.1}" "${ASTERISK_HOME:=/srv/callcenter/dev}"
 : "${AST_MODDIR:=$(ls -d /usr/lib/*/asterisk/modules /usr/lib/asterisk/modules 2>/dev/null | head -n 1)}"
 : "${AMI_SECRET:?set AMI_SECRET}" "${WEBRTC_PASSWORD:?set WEBRTC_PASSWORD}" "${VOICEMAIL_PIN:?set VOICEMAIL_PIN}"
 export AMI_USER AMI_SECRET AMI_PERMIT WEBRTC_PASSWORD VOICEMAIL_PIN CTI_HOST CTI_AGI_PORT AMI_PORT HTTP_PORT \

@@ -13,7 +13,7 @@
 #   CC_ASTERISK_ROOTFS    /var/cache/callcenter/asterisk-sid   the cached Debian root (outside the checkout)
 #   CC_ASTERISK_INSTANCE  dev                                 instance name: its config, spool, logs, secrets
 #   CC_ASTERISK_PORT_OFFSET 0                                 added to every port below (a second instance)
-#   AMI_PORT 5038, HTTP_PORT 8088, HTTPS_PORT 8089 (WSS), SIP_PORT 5060, RTP_START 20000, RTP_END 20999
+#   AMI_PORT 5038, HTTP_PORT 8088, HTTPS_PORT 8089 (WSS), SIP_PORT 5060, RTP_START 20000, RTP_END 20099
 #   CTI_HOST 127.0.0.1, CTI_AGI_PORT 4573                     where the product's FastAGI server listens
 #   AMI_USER cti; AMI_SECRET, WEBRTC_PASSWORD, VOICEMAIL_PIN  generated once per instance when not set
 #   DEBIAN_MIRROR                                             default: the machine's apt sources
@@ -88,8 +88,9 @@ load_settings() {
     HTTP_PORT=${HTTP_PORT:-$((8088 + OFFSET))}
     HTTPS_PORT=${HTTPS_PORT:-$((8089 + OFFSET))}
     SIP_PORT=${SIP_PORT:-$((5060 + OFFSET))}
-    RTP_START=${RTP_START:-$((20000 + OFFSET * 1000))}
-    RTP_END=${RTP_END:-$((RTP_START + 999))}
+    # 100 RTP ports per offset step (50 SIP calls): offsets up to 450 stay below 65535
+    RTP_START=${RTP_START:-$((20000 + OFFSET * 100))}
+    RTP_END=${RTP_END:-$((RTP_START + 99))}
     CTI_HOST=${CTI_HOST:-127.0.0.1}
     CTI_AGI_PORT=${CTI_AGI_PORT:-$((4573 + OFFSET))}
     BIND_ADDR=${BIND_ADDR:-127.0.0.1}
