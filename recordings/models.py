@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String
+from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_core.db import Base
@@ -69,11 +69,17 @@ class Recording(Base):
 
 
 class RetentionRule(Base):
-    """Keep the audio of one queue's recordings ``keep_days`` days. Queue ``*`` is the default rule."""
+    """Keep the audio of one queue's recordings ``keep_days`` days. Queue ``*`` is the default rule.
+
+    A rule with a ``department_id`` applies to that department's recordings (set by its supervisors) and
+    comes before the center-wide rules (no department, set by administrators).
+    """
 
     __tablename__ = "recording_retention_rules"
+    __table_args__ = (UniqueConstraint("department_id", "queue"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    queue: Mapped[str] = mapped_column(String(80), unique=True)
+    department_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    queue: Mapped[str] = mapped_column(String(80))
     keep_days: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -63,6 +63,7 @@ class RecordingPage(BaseModel):
 class RetentionRuleIn(BaseModel):
     queue: str = Field(min_length=1, max_length=80, pattern=r"^(\*|[A-Za-z0-9_.@-]{1,80})$")
     keep_days: int = Field(ge=0, le=36500, description="0 keeps the audio forever")
+    department_id: int | None = Field(None, description="A department's own rule; none: center-wide")
 
 
 class RetentionRules(BaseModel):

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, true
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from agent_desk.deps import csrf_protect, current_user, get_session, require
 from config import Settings
 from crm_core import audit
+from crm_core.permissions import visible_departments
 from recordings import playback
 from recordings.access import Listener, ensure_can_download, ensure_can_hear, listener_for
 from recordings.models import Recording, RecordingStatus, RetentionRule
@@ -122,29 +123,55 @@ def index_status(session: DbSession) -> dict[str, int]:
     return status_counts(session)
 
 
+def _rule_out(rule: RetentionRule) -> dict[str, Any]:
+    out: dict[str, Any] = {"queue": rule.queue, "keep_days": rule.keep_days}
+    if rule.department_id is not None:
+        out["department_id"] = rule.department_id
+    return out
+
+
+def _managed_rules(session: Session, user: Any) -> tuple[list[int] | None, Any]:
+    """The departments whose retention the user manages (``None``: all, the center-wide rules too) and
+    a WHERE clause for the rules he sees: his departments' and the center-wide ones."""
+    departments = visible_departments(session, user)
+    if departments is None:
+        return None, true()
+    return departments, or_(RetentionRule.department_id.is_(None), RetentionRule.department_id.in_(departments))
+
+
 @router.get("/retention", dependencies=[Depends(require("recording", "delete"))])
-def get_retention(session: DbSession, request: Request) -> dict[str, Any]:
-    rules = [{"queue": r.queue, "keep_days": r.keep_days} for r in session.scalars(select(RetentionRule))]
+def get_retention(session: DbSession, request: Request, user: CurrentUser) -> dict[str, Any]:
+    _, visible = _managed_rules(session, user)
+    rules = [_rule_out(r) for r in session.scalars(select(RetentionRule).where(visible).order_by(RetentionRule.id))]
     return {"rules": rules, "default_keep_days": _settings(request).recordings_keep_days}
 
 
 @router.put("/retention", dependencies=[Depends(require("recording", "delete")), Depends(csrf_protect)])
 def put_retention(body: RetentionRules, session: DbSession, user: CurrentUser) -> dict[str, Any]:
-    """Replace the retention rules (queue ``*`` is the default rule)."""
-    session.execute(delete(RetentionRule))
-    for rule in {r.queue: r for r in body.rules}.values():
-        session.add(RetentionRule(queue=rule.queue, keep_days=rule.keep_days))
+    """Replace the retention rules the user manages (queue ``*`` is the default rule). Administrators
+    replace every rule; a department's supervisor only his departments' rules, each naming one of them."""
+    departments, _ = _managed_rules(session, user)
+    if departments is not None and any(r.department_id not in departments for r in body.rules):
+        raise HTTPException(403, "只能设置本部门的保留策略 you may set retention rules for your departments only")
+    replaced = delete(RetentionRule)
+    if departments is not None:
+        replaced = replaced.where(RetentionRule.department_id.in_(departments))
+    session.execute(replaced)
+    session.flush()
+    for rule in {(r.department_id, r.queue): r for r in body.rules}.values():
+        session.add(RetentionRule(queue=rule.queue, keep_days=rule.keep_days, department_id=rule.department_id))
     audit.record(session, user, "update", "recording_retention", "", {"rules": body.model_dump()["rules"]})
     session.commit()
-    return {"rules": [r.model_dump() for r in body.rules]}
+    return {"rules": [r.model_dump(exclude_none=True) for r in body.rules]}
 
 
 @router.get("/retention/preview", dependencies=[Depends(require("recording", "delete"))])
-def preview_retention(session: DbSession, request: Request) -> dict[str, Any]:
-    """Dry run: the recordings whose audio the rules would delete now."""
+def preview_retention(session: DbSession, request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Dry run: the recordings whose audio the rules would delete now (of the user's departments)."""
     from crm_core.models import utcnow
 
-    report = prune(session, _settings(request), utcnow(), dry_run=True)
+    departments, _ = _managed_rules(session, user)
+    report = prune(session, _settings(request), utcnow(), dry_run=True, departments=departments)
     session.rollback()
     return {"dry_run": True, "items": report.items, "count": len(report.items)}
 
