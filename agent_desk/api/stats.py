@@ -69,7 +69,7 @@ def report_agents(session: Session, user: User, department: str | None) -> list[
 # customer: they stay center-wide unless a department or an agent is asked for.
 CENTER_WIDE = frozenset({ReportKind.QUEUE_HISTORY, ReportKind.IVR})
 # Columns naming CRM records: blanked when the record lies outside the user's data scope.
-RECORD_COLUMNS = {"customer_id": Customer, "ticket_id": Ticket, "order_id": Order}
+RECORD_COLUMNS: dict[str, Any] = {"customer_id": Customer, "ticket_id": Ticket, "order_id": Order}
 
 
 def mask_records(session: Session, user: User, table: ReportTable) -> ReportTable:
