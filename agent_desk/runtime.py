@@ -27,7 +27,7 @@ from crm_core.db import make_engine, make_sessionmaker, migrate
 from cti.bridge import AMIBridge
 from cti.bus import make_bus
 from cti.bus.base import EventBus
-from cti.screen_pop import ScreenPopService, crm_lookup
+from cti.screen_pop import ScreenPopService, crm_lookup, crm_scope
 from cti.tracker import CallTracker, TrackerConfig
 from recordings.indexer import RecordingIndexService
 from recordings.retention import run_retention_forever
@@ -61,7 +61,11 @@ class Runtime:
         tracker_config = replace(TrackerConfig.from_settings(settings), wrapup_s=0.0)
         self.bridge = AMIBridge(settings, self.bus, lambda: CallTracker(pbx=settings.pbx, config=tracker_config))
         self.commands = self.bridge.commands
-        self.screen_pop = ScreenPopService(crm_lookup(self.sessionmaker, settings.default_region), self.bus.publish)
+        self.screen_pop = ScreenPopService(
+            crm_lookup(self.sessionmaker, settings.default_region),
+            self.bus.publish,
+            scope_fn=crm_scope(self.sessionmaker),  # each agent's pop within his data scope
+        )
         self.hub = _make_hub(self.bus, settings)
         self.ivr = _make_ivr(settings, self.bus.publish, self.sessionmaker)
         self.history = _make_history_writer(self.sessionmaker)

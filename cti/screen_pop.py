@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 LookupFn = Callable[[str], Any]
+# (agent, the call's CRM card) -> the card cut to what that agent may see; blocking, run in a thread.
+ScopeFn = Callable[[str, dict[str, Any]], dict[str, Any]]
 PublishFn = Callable[[Event], Awaitable[Any]]
 
 WATCHED_TYPES = ("call.new", "call.updated", "queue.joined", "ivr.step", "call.ringing", "call.ended")
@@ -156,8 +158,11 @@ class ScreenPopService:
     by every agent the call rings (ring-all queues).
     """
 
-    def __init__(self, lookup_fn: LookupFn, publish: PublishFn, *, cache_calls: int = 2_000) -> None:
+    def __init__(
+        self, lookup_fn: LookupFn, publish: PublishFn, *, cache_calls: int = 2_000, scope_fn: ScopeFn | None = None
+    ) -> None:
         self.lookup_fn = lookup_fn
+        self.scope_fn = scope_fn
         self.publish = publish
         self.context = PopContext()
         self._is_async = inspect.iscoroutinefunction(lookup_fn)
@@ -229,6 +234,8 @@ class ScreenPopService:
 
     async def _pop(self, event: Event, agent: str) -> None:
         crm = await self._crm_for(event)
+        if self.scope_fn is not None:  # the lookup is shared by the call; what each agent sees is not
+            crm = await self._scoped(agent, crm)
         await self.publish(self.context.pop_for(event, agent, crm))
         self.published += 1
 
@@ -244,6 +251,14 @@ class ScreenPopService:
             caller = caller if isinstance(caller, dict) else {}
             future.set_result(await self._lookup(str(caller.get("number") or "")))
         return await future
+
+    async def _scoped(self, agent: str, crm: dict[str, Any]) -> dict[str, Any]:
+        assert self.scope_fn is not None
+        try:
+            return await asyncio.to_thread(self.scope_fn, agent, crm)
+        except Exception:  # shown as an unknown caller rather than with another department's records
+            log.exception("screen-pop scope failed for agent %s", agent)
+            return lookup_fields({})
 
     async def _lookup(self, number: str) -> dict[str, Any]:
         if not number:
@@ -267,5 +282,17 @@ def crm_lookup(sessionmaker: Any, region: str = "CN") -> Callable[[str], Any]:
     def run(number: str) -> Any:
         with sessionmaker() as session:
             return lookup(session, number, region)
+
+    return run
+
+
+def crm_scope(sessionmaker: Any) -> ScopeFn:
+    """A blocking ``scope_fn``: the agent's CRM data scope applied to the card, the same rule as the
+    REST lookup (``crm_core.permissions.visible_lookup``); an extension nobody is bound to sees no record."""
+    from crm_core.permissions import agent_by_identity, visible_lookup
+
+    def run(agent: str, crm: dict[str, Any]) -> dict[str, Any]:
+        with sessionmaker() as session:
+            return visible_lookup(session, agent_by_identity(session, agent), crm)
 
     return run
