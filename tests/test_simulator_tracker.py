@@ -18,6 +18,7 @@ from cti.simulator import PBXSimulator, load_template
 from cti.simulator.recorder import AMIRecorder
 from cti.simulator.templates import load_actions
 from cti.tracker import CallTracker
+from tests.ami_scenarios import RECORDED, Run, hold
 
 FIELDS = ("type", "direction", "queue", "agent", "state", "kind", "from", "to", "disposition", "answered")
 
@@ -159,3 +160,14 @@ async def test_resync_from_the_list_replies_finds_the_call_in_progress(sim: PBXS
             e for msg in after for e in tracker.feed(dict(msg), 1_800_000_010.0) if e["type"] == "call.ended"
         ]
         assert [(e["call_id"], e["answered"]) for e in ended] == [(run.binding["u0"], True)]
+
+
+@pytest.mark.parametrize("file", sorted(RECORDED))
+async def test_tracker_reads_the_desk_scenarios_as_recorded(client: AMIRecorder, file: str) -> None:
+    """Attended transfer, hold, three-way, supervisor spy and survey (transcripts 09-13): the same
+    actions on the simulator give the tracker what the recording gives it."""
+    scenario = hold if file == "10_hold_redirect_bridge" else RECORDED[file]  # no pause on hold here
+    await scenario(Run(client, 20.0, start=len(client.messages)))
+    recorded = domain_events(load_template(file))
+    assert any(e["type"] == "call.ended" for e in recorded)
+    assert domain_events(client.messages) == recorded

@@ -145,9 +145,9 @@ def _ph(role: str) -> str:
     return f"{OPEN}{role}{CLOSE}"
 
 
-# Left out of what the simulator sends: the transcripts 09 and up were recorded on a PBX with
-# ``timestampevents = yes`` and Debian's build, which also emits the test framework's TestEvent;
-# the simulator speaks like the PBX of transcripts 01-08 (no Timestamp header, no TestEvent).
+# Left out of the templates: the transcripts 09 and up were recorded with ``timestampevents = yes``
+# (the server stamps each event it sends with its own clock instead) on Debian's build, which also
+# emits the test framework's TestEvent (a production build does not, nor did the PBX of 01-08).
 UNSENT_KEYS = frozenset({"Timestamp"})
 UNSENT_EVENTS = frozenset({"TestEvent"})
 

@@ -250,6 +250,8 @@ class TrafficGenerator:
             params.update(agent=first, agent2=next(ext for ext in free if ext != first))
         if name == "hold":
             params["hold"] = str(self.rng.randint(5, 40))
+        if name == "three_way":
+            params["room"] = str(self.rng.randrange(10**8, 10**9))  # as the desk names its rooms
         return params
 
     def _available_in(self, queue: str, extension: str) -> bool:
