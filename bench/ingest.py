@@ -1,11 +1,13 @@
 """AMI ingest benchmark: panoramisk 1.4's parser, our parser, and our parser plus the call tracker.
 
 All three read the same bytes in 64 KiB reads: about a million AMI events of distinct calls,
-made from the recorded Asterisk 22 transcripts (tests/fixtures/ami) by renumbering every
-Uniqueid/Linkedid, Local channel sequence and bridge id per copy.
+made from recorded traffic by renumbering every Uniqueid/Linkedid, Local channel sequence and
+bridge id per copy. ``--input transcripts`` (the default) uses our Asterisk 22 transcripts
+(tests/fixtures/ami); ``--input cacofonisk`` the 26 recordings of a foreign PBX's dialplan
+(tests/fixtures/cacofonisk: SIP phones, Local chains, transfers), written out as AMI frames.
 
     .venv/bin/python bench/ingest.py               # ~1,000,000 events
-    .venv/bin/python bench/ingest.py --events 100000
+    .venv/bin/python bench/ingest.py --events 100000 --input cacofonisk
 
 Budget (ARCHITECTURE section 9): parse + track >= 2x panoramisk's parse-only rate.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import re
 import sys
 import time
@@ -30,6 +33,7 @@ from cti.ami.parser import AMIParser  # noqa: E402
 from cti.tracker import CallTracker  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "ami"
+FOREIGN = ROOT / "tests" / "fixtures" / "cacofonisk"
 SCENARIOS = ("02", "03", "04", "05", "06", "07", "08")
 SEP = b"\r\n\r\n"
 CHUNK = 64 * 1024
@@ -37,7 +41,7 @@ CHUNK = 64 * 1024
 # identifiers that make a call distinct: Uniqueid/Linkedid, Local channel sequence, bridge id
 _IDS = re.compile(
     rb"(?P<uid>\b\d{10}\.\d+\b)"
-    rb"|(?P<local>@[a-z][a-z-]*-[0-9a-f]{8}(?=;))"
+    rb"|(?P<local>@[a-z][a-z_-]*-[0-9a-f]{8}(?=;))"
     rb"|(?P<bridge>\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b)"
 )
 
@@ -51,6 +55,17 @@ def _event_frames() -> bytes:
     return b"".join(frames)
 
 
+def _foreign_frames() -> bytes:
+    """The cacofonisk recordings (JSON arrays of event dicts) as AMI event frames, in order."""
+    frames: list[bytes] = []
+    for path in sorted(FOREIGN.glob("*/*.json")):
+        for event in json.loads(path.read_text(encoding="utf-8")):
+            head = f"Event: {event['Event']}\r\n"
+            rest = "".join(f"{k}: {v}\r\n" for k, v in event.items() if k not in ("Event", "content"))
+            frames.append((head + rest).encode("utf-8") + b"\r\n")
+    return b"".join(frames)
+
+
 def _renumber(original: bytes, kind: str, copy: int) -> bytes:
     if kind == "uid":
         return b"%d.%s" % (2_000_000_000 + copy, original.partition(b".")[2])
@@ -60,9 +75,9 @@ def _renumber(original: bytes, kind: str, copy: int) -> bytes:
     return original[:-12] + b"%012x" % copy
 
 
-def build_stream(events: int) -> tuple[bytes, int]:
+def build_stream(events: int, source: str = "transcripts") -> tuple[bytes, int]:
     """About ``events`` AMI event frames of distinct calls; returns the bytes and the frame count."""
-    template = _event_frames()
+    template = _foreign_frames() if source == "cacofonisk" else _event_frames()
     per_copy = template.count(SEP)
     pieces: list[bytes] = []
     originals: dict[bytes, str] = {}
@@ -159,10 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--events", type=int, default=1_000_000, help="about how many AMI events to build")
     args.add_argument("--repeat", type=int, default=1, help="runs per contender; the best one counts")
+    args.add_argument("--input", choices=("transcripts", "cacofonisk"), default="transcripts", help="recorded traffic")
     options = args.parse_args(argv)
 
     started = time.perf_counter()
-    data, frames = build_stream(options.events)
+    data, frames = build_stream(options.events, options.input)
     chunks = _chunks(data)
     print(
         f"stream: {frames:,} events, {len(data) / 1e6:,.1f} MB, {len(data) / frames:.0f} bytes/event, "

@@ -342,10 +342,13 @@ class CallBook:
         return parties
 
     @staticmethod
-    def _reach(bridge: Bridge) -> list[Party]:
-        """The people in ``bridge`` and in every bridge joined to it through plumbing Local pairs."""
+    def _reach(bridge: Bridge, seen: set[str] | None = None) -> list[Party]:
+        """The people in ``bridge`` and in every bridge joined to it through plumbing Local pairs
+        (``seen`` collects the uids of the bridges visited)."""
         people: list[Party] = []
-        seen = {bridge.uid}
+        if seen is None:
+            seen = set()
+        seen.add(bridge.uid)
         todo = [bridge]
         while todo:
             for chan in todo.pop().channels.values():
@@ -367,10 +370,10 @@ class CallBook:
         done: set[str] = set()
         for chan in call.channels.values():
             bridge = chan.bridge
-            if bridge is None or bridge.uid in done:
+            # a bridge of one is reached from its plumbing partner's side, if anywhere
+            if bridge is None or bridge.uid in done or len(bridge.channels) < 2:
                 continue
-            done.add(bridge.uid)
-            people = self._reach(bridge)
+            people = self._reach(bridge, done)
             if len(people) > 1:
                 talking.update(id(p) for p in people)
         return talking
