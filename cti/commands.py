@@ -145,6 +145,13 @@ class Outcome:
     def events(self) -> list[Event]:
         return [self.seen[key] for key in self.needed if key in self.seen]
 
+    def close(self) -> None:
+        """Stop waiting; an error nobody awaited (the action itself failed) is dropped."""
+        if not self.done.done():
+            self.done.cancel()
+        elif not self.done.cancelled():
+            self.done.exception()
+
 
 def event_is(name: str, **headers: str) -> Check:
     """A check: the event ``name`` with these header values."""
@@ -592,6 +599,7 @@ class CallCommands:
             yield outcome
         finally:
             remove()
+            outcome.close()
 
     async def _outcome(self, name: str, outcome: Outcome, *, zh: str, en: str) -> dict[str, Event]:
         """Wait for ``outcome`` (already watched); ``NotCarriedOut`` when it does not come in time."""
@@ -607,11 +615,7 @@ class CallCommands:
     async def _carry_out(self, action: dict[str, Any], outcome: Outcome, *, zh: str, en: str) -> dict[str, Any]:
         """Send ``action`` and wait for its ``outcome``; the reply with the events under "Outcome"."""
         with self._watching(outcome):
-            try:
-                result = await self._send(action)
-            except CommandError:
-                outcome.done.cancel()
-                raise
+            result = await self._send(action)
             await self._outcome(str(action["Action"]), outcome, zh=zh, en=en)
         result["Outcome"] = outcome.events()
         return result
