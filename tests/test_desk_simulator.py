@@ -44,3 +44,32 @@ async def test_hold_then_unhold(sim: PBXSimulator, client: AMIRecorder, commands
     assert [(e["Event"], e["Channel"]) for e in held["Outcome"]] == [("MusicOnHoldStart", caller)]
     back = await commands.unhold(caller)
     assert [(e["Event"], e["Channel"]) for e in back["Outcome"]] == [("BridgeEnter", caller), ("BridgeEnter", agent)]
+
+
+async def test_attended_transfer_then_complete(sim: PBXSimulator, client: AMIRecorder, commands: CallCommands) -> None:
+    sim.pbx.login_agent("support", "1002", paused=True)
+    caller, agent, _ = await answered(sim, client, "13911112222", "1001")
+    reply = await commands.attended_transfer(agent, "1002")
+    assert reply["Message"] == "Atxfer successfully queued"
+    assert reply["Consultation"].startswith("Local/1002@internal-")
+    await client.wait_for(lambda m: m.get("Event") == "DialEnd" and m.get("DialStatus") == "ANSWER")
+    done = await commands.complete_attended_transfer(agent)
+    (transfer,) = done["Outcome"]
+    assert (transfer["Result"], transfer["TransfereeChannel"]) == ("Success", caller)
+
+
+async def test_three_way(sim: PBXSimulator, client: AMIRecorder, commands: CallCommands) -> None:
+    caller, agent, _ = await answered(sim, client, "13911113333", "1001")
+    reply = await commands.three_way(agent, caller, "1002", room="4242")
+    joined = reply["Outcome"]
+    assert [(e["Event"], e["Conference"]) for e in joined] == [("ConfbridgeJoin", "4242")] * 3
+    assert [e["Channel"] for e in joined[:2]] == [agent, caller]
+    assert joined[2]["Channel"].startswith("Local/1002@agents-")
+
+
+@pytest.mark.parametrize("mode", ["listen", "whisper", "barge"])
+async def test_spy(sim: PBXSimulator, client: AMIRecorder, commands: CallCommands, mode: str) -> None:
+    _, agent, _ = await answered(sim, client, "13911114444", "1001")
+    reply = await commands.spy("1004", agent, mode)
+    (start,) = reply["Outcome"]
+    assert (start["Event"], start["SpyeeChannel"], start["SpyerChannel"]) == ("ChanSpyStart", agent, reply["Channel"])
