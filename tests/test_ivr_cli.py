@@ -12,7 +12,7 @@ from asterisk.agi import AGI
 from test_ivr_support import CALENDAR, FLOWS
 from typer.testing import CliRunner
 
-from agent_desk.cli_ivr import register
+from ivr.cli import register
 from ivr.directory import InMemoryDirectory
 from ivr.flow import FlowLibrary
 from ivr.process_agi import run_process_agi

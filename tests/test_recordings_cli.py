@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from test_recordings_support import write_tone
 from typer.testing import CliRunner
 
-from agent_desk import cli_recordings
 from config import Settings
+from recordings import cli as cli_recordings
 from recordings.models import Recording, RetentionRule
 
 pytest_plugins = ["test_recordings_support"]

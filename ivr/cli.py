@@ -1,24 +1,39 @@
-"""``callcenter agi FLOW`` (process AGI) and ``callcenter ivr check`` (validate the flow files)."""
+"""``callcenter agi FLOW`` (process AGI) and ``callcenter ivr check`` (validate the flow files).
+
+The IVR does not know the event bus: the entry point hands ``register`` a ``make_publisher`` that turns the
+settings into a publish function (the bus of ``CC_REDIS_URL``); without one, events go to stderr.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from config import get_settings
+from config import Settings, get_settings
 
 CHECK_HELP = "Validate every IVR flow file and print line-numbered errors / 校验 IVR 流程文件"
 
+Publish = Callable[[dict[str, Any]], Awaitable[Any]]
+PublisherFactory = Callable[[Settings], Publish | None]
 
-def register(app: typer.Typer) -> None:
+
+def register(app: typer.Typer, make_publisher: PublisherFactory | None = None) -> None:
     ivr_app = typer.Typer(help="IVR flows / IVR 流程", no_args_is_help=True)
     ivr_app.command("check", help=CHECK_HELP)(check)
     app.add_typer(ivr_app, name="ivr")
+
+    def agi(flow: str = typer.Argument(..., help="Flow name, e.g. ivr / survey.")) -> None:
+        """Asterisk runs this with the AGI environment on stdin; commands go to stdout."""
+        settings = get_settings()
+        publish = make_publisher(settings) if make_publisher is not None else None
+        run_agi(flow, settings, publish or to_stderr)
+
     app.command("agi", help="Run an IVR flow as a process AGI script (pyst2) / 以进程 AGI 方式运行流程")(agi)
 
 
@@ -55,8 +70,7 @@ def check(
     raise typer.Exit(1 if failed else 0)
 
 
-def agi(flow: str = typer.Argument(..., help="Flow name, e.g. ivr / survey.")) -> None:
-    """Asterisk runs this with the AGI environment on stdin; commands go to stdout."""
+def run_agi(flow: str, settings: Settings, publish: Publish) -> None:
     from asterisk.agi import AGI
 
     from ivr.calendar import CalendarFile
@@ -64,7 +78,6 @@ def agi(flow: str = typer.Argument(..., help="Flow name, e.g. ivr / survey.")) -
     from ivr.flow import FlowLibrary
     from ivr.process_agi import run_process_agi
 
-    settings = get_settings()
     channel = AGI()
     try:
         calendar = CalendarFile(settings.ivr_calendar_file).current()
@@ -76,7 +89,7 @@ def agi(flow: str = typer.Argument(..., help="Flow name, e.g. ivr / survey.")) -
             flow,
             FlowLibrary(settings.ivr_flows_dir),
             calendar,
-            _publisher(settings),
+            publish,
             InMemoryDirectory(),
             settings.pbx,
             settings.ivr_fallback_queue,
@@ -86,15 +99,6 @@ def agi(flow: str = typer.Argument(..., help="Flow name, e.g. ivr / survey.")) -
     )
 
 
-def _publisher(settings: Any) -> Any:
-    """Events go to the Redis bus when one is configured, else to stderr (Asterisk's verbose log)."""
-    if settings.redis_url:
-        from cti.bus import make_bus
-
-        bus = make_bus(settings)
-        return bus.publish
-
-    async def to_stderr(event: dict[str, Any]) -> None:
-        sys.stderr.write(json.dumps(event, ensure_ascii=False) + "\n")
-
-    return to_stderr
+async def to_stderr(event: dict[str, Any]) -> None:
+    """Without a bus, events go to stderr: Asterisk's verbose log."""
+    sys.stderr.write(json.dumps(event, ensure_ascii=False) + "\n")
