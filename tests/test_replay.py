@@ -20,7 +20,7 @@ def _expected(name: str) -> list[dict]:
 
 
 def test_every_transcript_has_expected_outputs() -> None:
-    assert len(SCENARIOS) >= 9
+    assert len(SCENARIOS) >= 13
     for scenario in SCENARIOS:
         assert (FIXTURES / f"{scenario}.expected.jsonl").exists()
         assert (FIXTURES / f"{scenario}.raw.expected.jsonl").exists()
