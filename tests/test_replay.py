@@ -12,7 +12,7 @@ from agent_desk.cli import app
 from cti.replay import ReplayFormatError, load_messages, replay_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ami"
-SCENARIOS = sorted(p.name[: -len(".raw")] for p in FIXTURES.glob("0*.raw"))
+SCENARIOS = sorted(p.name[: -len(".raw")] for p in FIXTURES.glob("[0-9][0-9]_*.raw"))
 
 
 def _expected(name: str) -> list[dict]:
