@@ -351,10 +351,15 @@ class Product:
         raise AssertionError(f"no AMI session of Asterisk (pid {pid}) for the bridge's port {client_port}")
 
     async def kick_bridge(self) -> None:
-        """Asterisk drops the bridge's AMI connection (``manager kick session``), as a PBX-side failure would."""
+        """Asterisk drops the bridge's AMI connection (``manager kick session``), as a PBX-side failure would;
+        returns once the bridge has noticed (it reconnects on its own, after its backoff)."""
         fd = self.bridge_session_fd()
         output = await self.cli(f"manager kick session {fd}")
         assert "kicking" in output.lower(), output
+        bridge = self.runtime.bridge
+        async with asyncio.timeout(30):
+            while bridge.connected:  # noqa: ASYNC110 - the bridge signals its state by this flag only
+                await asyncio.sleep(0.005)
 
     async def reset(self) -> None:
         """After each test: the members it added leave, its calls are hung up, the agents' devices are idle."""

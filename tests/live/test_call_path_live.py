@@ -120,6 +120,11 @@ async def test_answered_call_is_popped_counted_and_written_once(product: Product
             .order_by(AgentStateRow.started_at))]
     assert states[:3] == ["ringing", "on_call", "available"]
     assert moved(before, await today(product, "support")) == {"offered": 1, "answered": 1, "abandoned": 0}
+    board = await product.wallboard_queue("support")
+    assert (board["waiting"], board["agents"]["available"], board["agents"]["on_call"]) == (0, 1, 0), board
+    (seat,) = [a for a in (await (await product.client()).get("/api/monitor/wallboard")).json()["agents"]
+               if a["agent"] == "1001"]
+    assert (seat["state"], seat["calls_today"]) == ("available", 1), seat
 
 
 async def test_abandoned_call(product: Product) -> None:
@@ -340,7 +345,7 @@ async def test_ami_connection_killed_mid_call_is_accounted_once(product: Product
     bridge = product.runtime.bridge
     reconnects = bridge.stats.reconnects
     await product.kick_bridge()
-    await product.hangup_caller(call)  # the call ends while the bridge is away or reconnecting
+    await product.hangup_caller(call)  # the call ends while the bridge is away: its resync must see it gone
     ended = await product.wait_call_event(call, "call.ended", timeout=60)
     await product.settled()
     assert bridge.stats.reconnects == reconnects + 1
