@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agent_desk.event_path import journal_history
 from config import Settings
 from crm_core.db import make_engine, make_sessionmaker, migrate
 from cti.bridge import AMIBridge
-from cti.bus import make_bus
+from cti.bus import make_durable_bus
 from cti.bus.base import EventBus
 from cti.screen_pop import ScreenPopService, crm_lookup, crm_scope
 from cti.tracker import CallTracker, TrackerConfig
@@ -55,7 +56,7 @@ class Runtime:
         self.pbx_traffic: Any = None  # cti.pbx_traffic.PBXTraffic: the demo's callers and agents on that PBX
         self.engine = make_engine(settings.effective_database_url)
         self.sessionmaker: sessionmaker[Session] = make_sessionmaker(self.engine)
-        self.bus: EventBus = make_bus(settings)
+        self.bus: EventBus = make_durable_bus(settings)  # the event journal first (agent_desk.event_path)
         # After-call work is the desk's pause with a reason (wrapup_s); the tracker's own wrap-up state
         # follows the queue member's Wrapuptime that Asterisk reports.
         tracker_config = replace(TrackerConfig.from_settings(settings), wrapup_s=0.0)
@@ -68,7 +69,7 @@ class Runtime:
         )
         self.hub = _make_hub(self.bus, settings)
         self.ivr = _make_ivr(settings, self.bus.publish, self.sessionmaker)
-        self.history = _make_history_writer(self.sessionmaker)
+        self.history = journal_history(self.bus, _make_history_writer(self.sessionmaker))
         self.board = _make_live_board(settings)
         self.recordings = RecordingIndexService(self.sessionmaker, settings, self.bus.publish, demo_audio=demo)
         self.voicemail = _make_voicemail_index(settings)
@@ -87,7 +88,8 @@ class Runtime:
         await asyncio.to_thread(self._resume_board)
         await self.hub.start()
         await self.screen_pop.start(self.bus)
-        self._consume("stats-writer", self.history.handle, None)
+        if not getattr(self.history, "journal_fed", False):
+            self._consume("stats-writer", self.history.handle, None)
         self._consume("live-board", self._board_apply, None)
         self._consume("recording-index", self.recordings.handle, RECORDING_EVENTS)
         loop = asyncio.get_running_loop()
@@ -102,6 +104,8 @@ class Runtime:
         )
         if hasattr(self.bridge, "add_ami_listener"):
             self.bridge.add_ami_listener(self._on_ami)
+        if hasattr(self.bus, "start"):  # the journal: its consumers replay what a last run left
+            await self.bus.start()
         await self.ivr.start()
         await self.bridge.start()
         if self.demo and self.simulator is not None:
@@ -118,6 +122,8 @@ class Runtime:
             self._demo_task = None
         await self.bridge.stop()
         await self.ivr.stop()
+        if hasattr(self.bus, "settle"):  # what is journaled reaches the bus and the history first
+            await self.bus.settle(DRAIN_S)
         for _ in range(int(DRAIN_S / 0.05)):
             if all(sub.pending() == 0 for sub in self._subscriptions):
                 break

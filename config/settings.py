@@ -33,6 +33,20 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL; empty means sqlite in data_dir.")
     redis_url: str = Field("", description="Redis URL; empty means the in-process event bus.")
     bus_stream_maxlen: int = Field(100_000, description="Bounded length of the Redis event history stream.")
+    redis_timeout_s: float = Field(
+        5.0, description="A Redis publish not answered within this fails; the journal hands it over again."
+    )
+    # --- event journal (cti.journal): every domain event on disk before the bus and the history take it
+    journal_enabled: bool = Field(True, description="Journal domain events (off: straight to the bus, lost in outage).")
+    journal_dir: Path = Field(Path(""), description="Folder of the event journal; empty means data_dir/journal.")
+    journal_fsync: Literal["always", "interval", "off"] = Field(
+        "interval", description="fsync of the journal: before each append returns, every interval, or never."
+    )
+    journal_fsync_interval_s: float = Field(0.2, description="With journal_fsync=interval: the longest unsynced time.")
+    journal_segment_bytes: int = Field(16 * 1024 * 1024, description="Size at which a journal segment is closed.")
+    journal_max_bytes: int = Field(
+        0, description="Producers wait while the journal's files are larger than this; 0 = what the disk holds."
+    )
 
     # --- web -----------------------------------------------------------------------------------------
     http_host: str = Field("127.0.0.1", description="Address the web server listens on.")

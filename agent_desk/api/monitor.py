@@ -138,3 +138,39 @@ async def live(request: Request, session: DbSession) -> dict[str, Any]:
             "redis": await _redis(_settings(request).redis_url),
         },
     }
+
+
+@router.get("/api/monitor/health", dependencies=Reader)
+async def health(request: Request, session: DbSession) -> dict[str, Any]:
+    """The durable event path: journal backlog per consumer, oldest unsent age, bus and database state.
+
+    ``ok`` is false while a consumer holds events it cannot hand over (Redis or the database away) or
+    the AMI bridge is down; ``degraded`` names what. Nothing is lost meanwhile: the journal keeps it.
+    """
+    runtime = _runtime(request)
+    bus = _attr(runtime, "bus")
+    journal = bus.health() if callable(getattr(bus, "health", None)) else None
+    bridge = _plain(_attr(runtime, "bridge", "stats"))
+    database = await asyncio.to_thread(_database, session)
+    redis = await _redis(_settings(request).redis_url)
+    degraded: list[str] = []
+    if journal is not None:
+        for name, consumer in journal["consumers"].items():
+            if consumer["state"] != "ok":
+                degraded.append(f"journal.{name}")
+    if not database["ok"]:
+        degraded.append("database")
+    if redis["ok"] is False:
+        degraded.append("redis")
+    connected = _attr(runtime, "bridge", "connected")
+    if runtime is not None and connected is False:
+        degraded.append("ami")
+    return {
+        "ok": not degraded,
+        "degraded": degraded,
+        "now": time.time(),
+        "events": journal,
+        "database": database,
+        "redis": redis,
+        "ami": bridge if isinstance(bridge, dict) else None,
+    }

@@ -1,9 +1,10 @@
 """The event bus contract and the subscriber side shared by every bus.
 
 An event is a JSON-ready dict with the envelope of ARCHITECTURE section 3. ``publish`` gives
-it a ``seq`` that grows by one per event on the bus. A subscriber reads events through a
-bounded queue: when a slow subscriber's queue is full the oldest event is dropped and
-counted, so a publisher never waits for a reader.
+it a ``seq`` that grows by one per event on the bus. An event with an ``event_id`` from a journal
+(``cti.journal``) is published once: publishing it again changes nothing (``ReplayFilter``).
+A subscriber reads events through a bounded queue: when a slow subscriber's queue is full the
+oldest event is dropped and counted, so a publisher never waits for a reader.
 """
 
 from __future__ import annotations
@@ -26,13 +27,43 @@ class EventBus(Protocol):
         """Live events from now on, optionally only the given ``type`` values."""
         ...
 
-    async def history(
-        self, after_seq: int = 0, limit: int = 1000, types: Iterable[str] | None = None
-    ) -> list[Event]:
+    async def history(self, after_seq: int = 0, limit: int = 1000, types: Iterable[str] | None = None) -> list[Event]:
         """Stored events with ``seq > after_seq``, oldest first."""
         ...
 
     async def close(self) -> None: ...
+
+
+def event_source(event: Event) -> tuple[str, int] | None:
+    """The (journal, record number) of an ``event_id`` made by ``cti.journal``; None for other events."""
+    value = event.get("event_id")
+    if not isinstance(value, str):
+        return None
+    source, sep, n = value.rpartition("-")
+    if not sep or not source or not n.isdigit():
+        return None
+    return source, int(n)
+
+
+class ReplayFilter:
+    """Recognises a journal's events published again: each journal's record numbers only grow."""
+
+    __slots__ = ("_high", "replays")
+
+    def __init__(self) -> None:
+        self._high: dict[str, int] = {}
+        self.replays = 0
+
+    def first_time(self, event: Event) -> bool:
+        source = event_source(event)
+        if source is None:
+            return True
+        name, n = source
+        if n <= self._high.get(name, 0):
+            self.replays += 1
+            return False
+        self._high[name] = n
+        return True
 
 
 class Subscription:

@@ -6,6 +6,9 @@ MAXLEN ~ bound, then PUBLISH the same bytes for live fan-out. ``publish_many`` d
 for a batch in one round trip (the bridge drains its outbox with it). The event is encoded to JSON
 once, in Python, without ``seq``; the script splices ``"seq":N`` into the front of it. If the
 counter key is lost while the stream survives, the script restarts it after the stream's last id.
+An event that carries an ``event_id`` from a journal (``cti.journal``: ``<journal>-<n>``) is stored
+once: a replayed publish (after a timeout whose publish had in fact gone through) is recognised by
+its record number and skipped, so a journal's events reach the stream exactly once.
 
 Every process runs one pub/sub listener that feeds its local subscribers, including the
 publisher's own, so each subscriber in every process sees every event once and in seq order.
@@ -24,12 +27,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from cti.bus.base import Event, FanOut, Subscription
+from cti.bus.base import Event, FanOut, Subscription, event_source
 
 log = logging.getLogger(__name__)
 
-# KEYS: seq key, stream key. ARGV: maxlen, channel, then one JSON body per event (without seq).
-# Returns the seq of the first event; the others follow it one by one.
+# KEYS: seq key, stream key, sources key. ARGV: maxlen, channel, then per event: its journal, its
+# record number in that journal ('' and 0 when it has none) and its JSON body (without seq).
+# Returns the seq of each event, 0 for a replay: an event whose journal already published a record
+# number as high (the sources hash keeps each journal's highest), which is therefore not stored again.
 _PUBLISH_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   -- the counter is gone but the stream may not be: carry on after its last id
@@ -38,20 +43,34 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
     redis.call('SET', KEYS[1], string.match(last[1][1], '^(%d+)'))
   end
 end
-local first = nil
-for i = 3, #ARGV do
-  local seq = redis.call('INCR', KEYS[1])
-  if first == nil then first = seq end
-  local body
-  if ARGV[i] == '{}' then
-    body = '{"seq":' .. seq .. '}'
-  else
-    body = '{"seq":' .. seq .. ',' .. string.sub(ARGV[i], 2)
+local out = {}
+for i = 3, #ARGV, 3 do
+  local source, n = ARGV[i], tonumber(ARGV[i + 1])
+  local replay = false
+  if source ~= '' then
+    local high = tonumber(redis.call('HGET', KEYS[3], source) or '0')
+    if n <= high then
+      replay = true
+    else
+      redis.call('HSET', KEYS[3], source, n)
+    end
   end
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], seq .. '-0', 'e', body)
-  redis.call('PUBLISH', ARGV[2], body)
+  if replay then
+    out[#out + 1] = 0
+  else
+    local seq = redis.call('INCR', KEYS[1])
+    local body
+    if ARGV[i + 2] == '{}' then
+      body = '{"seq":' .. seq .. '}'
+    else
+      body = '{"seq":' .. seq .. ',' .. string.sub(ARGV[i + 2], 2)
+    end
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], seq .. '-0', 'e', body)
+    redis.call('PUBLISH', ARGV[2], body)
+    out[#out + 1] = seq
+  end
 end
-return first
+return out
 """
 
 _RETRY_S = 0.5
@@ -76,13 +95,29 @@ class RedisBus:
         maxlen: int = 100_000,
         seq_key: str | None = None,
         client_name: str | None = None,
+        publish_timeout_s: float | None = None,
     ) -> None:
         self._redis: aioredis.Redis = aioredis.from_url(url, client_name=client_name)
+        # Publishing has its own connections with a timeout: a stalled Redis fails the publish (the
+        # journal holds the events and hands them over again) instead of hanging it. The live
+        # listener's connection has none: it waits for messages for as long as there are none.
+        self._publisher: aioredis.Redis = (
+            aioredis.from_url(
+                url,
+                client_name=client_name,
+                socket_timeout=publish_timeout_s,
+                socket_connect_timeout=publish_timeout_s,
+            )
+            if publish_timeout_s
+            else self._redis
+        )
         self.stream_key = stream_key
         self.channel = channel
         self.seq_key = seq_key or f"{stream_key}:seq"
+        self.sources_key = f"{stream_key}:sources"
         self.maxlen = maxlen
-        self._script = self._redis.register_script(_PUBLISH_LUA)
+        self.replays = 0  # events not stored again: their journal had published them already
+        self._script = self._publisher.register_script(_PUBLISH_LUA)
         self._fanout = FanOut()
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
@@ -100,14 +135,19 @@ class RedisBus:
         if not events:
             return events
         await self._ensure_listener()
-        bodies = []
+        args: list[Any] = [self.maxlen, self.channel]
         for event in events:
             event.pop("seq", None)
-            bodies.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
-        keys = [self.seq_key, self.stream_key]
-        first = int(await self._script(keys=keys, args=[self.maxlen, self.channel, *bodies]))
-        for offset, event in enumerate(events):
-            event["seq"] = first + offset
+            source = event_source(event)
+            args.extend(source if source is not None else ("", 0))
+            args.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+        keys = [self.seq_key, self.stream_key, self.sources_key]
+        seqs = await self._script(keys=keys, args=args)
+        for event, seq in zip(events, seqs, strict=True):
+            if int(seq):
+                event["seq"] = int(seq)
+            else:
+                self.replays += 1
         return events
 
     def subscribe(self, types: Iterable[str] | None = None, maxsize: int = 10000) -> Subscription:
@@ -120,9 +160,7 @@ class RedisBus:
         """Wait until this process's live listener is subscribed (events published after it arrive)."""
         await self._ensure_listener()
 
-    async def history(
-        self, after_seq: int = 0, limit: int = 1000, types: Iterable[str] | None = None
-    ) -> list[Event]:
+    async def history(self, after_seq: int = 0, limit: int = 1000, types: Iterable[str] | None = None) -> list[Event]:
         wanted = frozenset(types) if types is not None else None
         out: list[Event] = []
         start = f"({after_seq}-0" if after_seq > 0 else "-"
@@ -149,6 +187,8 @@ class RedisBus:
                 await self._listener
             self._listener = None
         await self._redis.aclose()
+        if self._publisher is not self._redis:
+            await self._publisher.aclose()
 
     async def _ensure_listener(self) -> None:
         if self._listener is None:
