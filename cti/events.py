@@ -174,6 +174,11 @@ class CallLeg(TypedDict):
     talk_s: float
 
 
+class SpyTarget(TypedDict):
+    agent: str | None
+    call_id: str | None
+
+
 class CallEnded(_Envelope):
     call_id: str
     answered: bool
@@ -189,6 +194,8 @@ class CallEnded(_Envelope):
     agent: str | None
     legs: NotRequired[list[CallLeg]]
     linked_call_id: NotRequired[str | None]  # a consultation: the call it was transferred into
+    # a supervisor's ChanSpy call (listen, whisper, barge): the agent and the call it joined
+    spy: NotRequired[SpyTarget]
 
 
 class QueueCaller(_Envelope):

@@ -59,14 +59,13 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
             "BridgeEnter": self._on_bridge_enter,
             "BridgeLeave": self._on_bridge_leave,
             "BridgeDestroy": self._on_bridge_destroy,
-            "ConfBridgeJoin": self._on_bridge_enter,
-            "ConfBridgeLeave": self._on_bridge_leave,
+            "ConfbridgeJoin": self._on_conference_join,
             "LocalOptimizationBegin": self._on_local_optimization,
             "SoftHangupRequest": self._on_hangup_request,
             "HangupRequest": self._on_hangup_request,
             "Hangup": self._on_hangup,
             "Hold": self._on_hold,
-            "MusicOnHoldStart": self._on_hold,
+            "MusicOnHoldStart": self._on_music_start,
             "Unhold": self._on_unhold,
             "MusicOnHoldStop": self._on_unhold,
             "QueueCallerJoin": self._on_queue_join,
@@ -86,6 +85,8 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
             "BlindTransfer": self._on_blind_transfer,
             "AttendedTransfer": self._on_attended_transfer,
             "MessageWaiting": self._on_message_waiting,
+            "ChanSpyStart": self._on_spy_start,
+            "ChanSpyStop": self._on_spy_stop,
         }
         self._handler_of = self._handlers.get
 

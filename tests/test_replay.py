@@ -137,3 +137,33 @@ def test_broken_json_is_a_readable_error(tmp_path: Path) -> None:
     path.write_text('{"Event": "Hangup"}\n{"Event": \n', encoding="utf-8")
     with pytest.raises(ReplayFormatError, match=r"bad\.jsonl:2"):
         load_messages(path)
+
+
+def test_three_way_conference_is_no_hold_and_the_third_party_took_part() -> None:
+    """Transcript 11: the customer and agent 1001 move into a ConfBridge, 1002 is brought in."""
+    events = _expected("11_three_way_confbridge.expected.jsonl")
+    assert events == list(replay_file(FIXTURES / "11_three_way_confbridge.jsonl"))
+    assert not [e for e in events if e["type"] in ("call.hold", "call.unhold")]
+    (conference,) = [e for e in events if e["type"] == "call.conference"]
+    ended = {e["call_id"]: e for e in events if e["type"] == "call.ended"}
+    customer = next(e for e in ended.values() if e["direction"] == "inbound")
+    third = next(e for e in ended.values() if e["direction"] == "internal")
+    assert conference["call_id"] == customer["call_id"]
+    assert customer["hold_s"] == 0.0 and customer["disposition"] == "answered"
+    assert third["caller"]["number"] == "1002" and third["answered"] and third["disposition"] == "answered"
+
+
+def test_supervisor_spy_calls_are_answered_internal_calls_marked_as_spying() -> None:
+    """Transcript 12: supervisor 1003 listens, whispers and barges on agent 1001's call."""
+    events = _expected("12_supervisor_chanspy.expected.jsonl")
+    assert events == list(replay_file(FIXTURES / "12_supervisor_chanspy.jsonl"))
+    ended = [e for e in events if e["type"] == "call.ended"]
+    customer = next(e for e in ended if e["direction"] == "inbound")
+    spies = [e for e in ended if e is not customer]
+    assert len(spies) == 3
+    for spy in spies:
+        assert spy["direction"] == "internal" and spy["queue"] is None
+        assert spy["answered"] and spy["disposition"] == "answered"
+        assert spy["spy"] == {"agent": "1001", "call_id": customer["call_id"]}
+        assert spy["caller"]["number"] == "1003"
+    assert "spy" not in customer

@@ -608,8 +608,10 @@ def test_conference_of_three_parties() -> None:
     caller, one, _two = answered_queue_call(pbx)
     third = pbx.channel("PJSIP/1003-0000000b", caller.linkedid, "agents", "1003", "1003", "Agent 1003", state=6)
     for count, leg in enumerate((caller, one, third), start=1):
+        # Asterisk 22 sends BridgeEnter and ConfbridgeJoin for each participant
+        pbx.feed("BridgeEnter", 1.0, BridgeUniqueid="conf-1", BridgeNumChannels=str(count), **pbx.snap(leg))
         pbx.feed(
-            "ConfBridgeJoin",
+            "ConfbridgeJoin",
             1.0,
             Conference="3way-1",
             BridgeUniqueid="conf-1",
@@ -622,6 +624,20 @@ def test_conference_of_three_parties() -> None:
     conferences = pbx.of("call.conference")
     assert len(conferences) == 1
     assert sorted(conferences[0]["parties"]) == ["1001", "1003", "13800138000"]
+
+
+def test_music_to_a_lone_conference_participant_is_no_hold() -> None:
+    """ConfBridge plays music to the one left in a conference: not a hold (transcript 11)."""
+    pbx = Pbx()
+    caller, one, _two = answered_queue_call(pbx)
+    for count, leg in enumerate((caller, one), start=1):
+        pbx.feed("BridgeEnter", 1.0, BridgeUniqueid="conf-1", BridgeNumChannels=str(count), **pbx.snap(leg))
+        pbx.feed("ConfbridgeJoin", 1.0, Conference="3way-1", BridgeUniqueid="conf-1", **pbx.snap(leg))
+    pbx.feed("BridgeLeave", 2.0, BridgeUniqueid="conf-1", BridgeNumChannels="1", **pbx.snap(one))
+    pbx.feed("MusicOnHoldStart", 2.0, Class="default", **pbx.snap(caller))
+    assert not pbx.of("call.hold")
+    pbx.feed("MusicOnHoldStart", 2.5, Class="default", **pbx.snap(one))  # out of the conference: a hold
+    assert [e["channel"] for e in pbx.of("call.hold")] == [one.name]
 
 
 def test_wrapup_from_member_wrapuptime_ends_on_tick() -> None:

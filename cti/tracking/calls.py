@@ -420,6 +420,12 @@ class CallBook:
             self.agents.touch(answering)
             if answering.role == CALLEE:
                 self._answered(answering, t)
+            elif answering.call.originated and answering.call.answered_at is None:
+                own = answering.call
+                if any(p.call is not own for p in people):
+                    # an originated phone brought into another call (a three-way): it took part
+                    own.answered_at = t
+                    own.answer_wait = secs(t - own.start)
 
     def _flush_ring(self, party: Party) -> None:
         """Send the ``call.ringing`` a Local callee held back, now that it shows it is a person."""
@@ -695,6 +701,7 @@ class CallBook:
         if call.hold_since is not None:
             call.hold_s += max(t - call.hold_since, 0.0)
             call.hold_since = None
+        self._spy_over(call, t)
         answered = call.answered_at is not None
         if answered:
             wait = call.answer_wait
@@ -702,13 +709,16 @@ class CallBook:
             end = call.wait_end if call.wait_end is not None else t
             wait = secs(end - (call.wait_start if call.wait_start is not None else call.start))
         self._calls.pop(call.uid, None)
+        extra: dict[str, Any] = {}
+        if call.spy is not None:
+            extra["spy"] = call.spy
         self._emit(
             CALL_ENDED,
             t,
             call_id=call.uid,
             answered=answered,
             duration_s=secs(t - call.start),
-            talk_s=secs(call.talk_s),
+            talk_s=secs(call.talk_s + call.spy_s),
             wait_s=wait,
             hold_s=secs(call.hold_s),
             disposition=self._disposition(call),
@@ -722,8 +732,15 @@ class CallBook:
                 for p in call.legs
             ],
             linked_call_id=call.linked_call_id,
+            **extra,
         )
         self._release(call)
+
+    @staticmethod
+    def _spy_over(call: Call, t: float) -> None:
+        if call.spy_since is not None:
+            call.spy_s += max(t - call.spy_since, 0.0)
+            call.spy_since = None
 
     @staticmethod
     def _release(call: Call) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cti.events import CALL_CONFERENCE, CALL_RINGING
-from cti.tracking.calls import CallBook, known, party_label, text, to_int
+from cti.tracking.calls import CallBook, known, party_label, secs, text, to_int
 from cti.tracking.config import dial_string_number, dialable, local_exten
 from cti.tracking.model import CALLEE, CALLER, SYSTEM, Bridge, Call, Channel, Party, Transfer
 
@@ -311,12 +311,21 @@ class ChannelEvents(CallBook):
         parties = self._bridge_parties(bridge)
         if len(parties) >= 3 and len(parties) > bridge.announced_parties:
             bridge.announced_parties = len(parties)
+            # the conference belongs to the call that was there first (the customer's), not the newcomer's
+            host = min((p.call for p in parties), key=lambda c: c.start)
+            self._touch(host, t, force=True)
             self._emit(
                 CALL_CONFERENCE,
                 t,
-                call_id=chan.call.uid,
+                call_id=host.uid,
                 parties=[party_label(p) for p in parties],
             )
+
+    def _on_conference_join(self, msg: dict[str, Any], t: float) -> None:
+        """ConfbridgeJoin: the bridge is a conference (BridgeEnter, before or after, does the entering)."""
+        uid = text(msg.get("BridgeUniqueid"))
+        if uid:
+            self._bridge(uid, t).conference = True
 
     def _on_bridge_leave(self, msg: dict[str, Any], t: float) -> None:
         chan = self._chan(msg)
@@ -357,6 +366,44 @@ class ChannelEvents(CallBook):
         chan = self._chan(msg)
         if chan is not None:
             self._hold_on(chan, t)
+
+    def _on_music_start(self, msg: dict[str, Any], t: float) -> None:
+        chan = self._chan(msg)
+        if chan is None:
+            return
+        bridge = chan.bridge
+        if bridge is not None and bridge.conference:
+            return  # ConfBridge's music for a participant left alone (or waiting for the leader)
+        self._hold_on(chan, t)
+
+    # --- supervisor spying ---------------------------------------------------------------------------
+    def _on_spy_start(self, msg: dict[str, Any], t: float) -> None:
+        """ChanSpy (listen, whisper, barge): the supervisor's leg is up and joined an agent's call.
+
+        Not a missed call and not a customer's call: the spy call is internal, answered when the
+        spying starts, and names the agent and call it joined (``spy`` on ``call.ended``)."""
+        spyer = self._chan(msg, "SpyerUniqueid")
+        if spyer is None:
+            return
+        spyee = self._chan(msg, "SpyeeUniqueid")
+        call = spyer.call
+        if call.spy is None:
+            agent = spyee.party.extension if spyee is not None else None
+            call.spy = {
+                "agent": agent or (party_label(spyee.party) if spyee is not None else None),
+                "call_id": spyee.call.uid if spyee is not None else known(text(msg.get("SpyeeLinkedid"))),
+            }
+        if call.spy_since is None:
+            call.spy_since = t
+        if call.answered_at is None:
+            call.answered_at = t
+            call.answer_wait = secs(t - call.start)
+        self._touch(call, t, force=True)
+
+    def _on_spy_stop(self, msg: dict[str, Any], t: float) -> None:
+        spyer = self._chan(msg, "SpyerUniqueid")
+        if spyer is not None:
+            self._spy_over(spyer.call, t)
 
     def _on_unhold(self, msg: dict[str, Any], t: float) -> None:
         chan = self._chan(msg)

@@ -38,6 +38,8 @@ class Bridge:
     created: float
     channels: dict[str, Channel] = field(default_factory=dict)
     announced_parties: int = 0  # highest party count already sent as call.conference
+    # A ConfBridge conference: its music plays to a lone participant, never a hold.
+    conference: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -144,6 +146,10 @@ class Call:
     linked_call_id: str | None = None  # the call this consultation was transferred into
     transfer: Transfer | None = None
     legs: list[Party] = field(default_factory=list)  # answered callees, in order
+    # A supervisor's ChanSpy session (listen, whisper, barge): the agent and call it joined.
+    spy: dict[str, str | None] | None = None
+    spy_since: float | None = None
+    spy_s: float = 0.0
 
     @property
     def first_party(self) -> Party | None:
