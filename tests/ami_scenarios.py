@@ -174,8 +174,11 @@ async def answered_queue_call(run: Run, number: str, talk: int, **options: Any) 
     await queue_add(run, AGENT)
     await caller(run, number, talk, **options)
     connect = await run.wait("AgentConnect", is_event("AgentConnect"))
+    caller_leg, agent_leg = str(connect["Channel"]), str(connect["DestChannel"])
     await run.wait(f"agent {AGENT} talking", talking(AGENT))
-    return str(connect["Channel"]), str(connect["DestChannel"])
+    for leg in (agent_leg, caller_leg):  # AgentConnect comes just before the two enter the bridge
+        await run.wait(f"BridgeEnter of {leg}", is_event("BridgeEnter", Channel=leg))
+    return caller_leg, agent_leg
 
 
 # --- the scenarios recorded as 09 and up ------------------------------------------------------------
@@ -188,6 +191,24 @@ async def attended_transfer(run: Run) -> None:
     await run.wait(f"{COLLEAGUE} answering the consultation", talking(COLLEAGUE))
     await run.request("Hangup", Channel=agent_leg, Cause="16")
     await run.wait("AttendedTransfer", is_event("AttendedTransfer"))
+    await run.end()
+    await queue_remove(run, AGENT)
+
+
+async def attended_transfer_cancelled(run: Run) -> None:
+    """Atxfer from the agent's leg to 1002; once 1002 answers, its consultation call is hung up
+    (the desk's "cancel"), so the agent is back with the caller; the agent hangs up after talking."""
+    _, agent_leg = await answered_queue_call(run, "5551255", talk=12)
+    reply = await run.request("Atxfer", Channel=agent_leg, Exten=COLLEAGUE, Context="internal")
+    assert reply["Message"] == "Atxfer successfully queued"
+    prefix = f"Local/{COLLEAGUE}@internal-"
+    consultation = await run.wait(
+        "the consultation call",
+        lambda m: m.get("Event") == "Newchannel" and str(m.get("Channel", "")).startswith(prefix),
+    )
+    await run.wait(f"{COLLEAGUE} answering the consultation", talking(COLLEAGUE))
+    await run.request("Hangup", Channel=str(consultation["Channel"]), Cause="16")
+    await run.wait("the agent back with the caller", is_event("Unhold", Channel=agent_leg))
     await run.end()
     await queue_remove(run, AGENT)
 
@@ -375,4 +396,5 @@ RECORDED: dict[str, Callable[[Run], Awaitable[None]]] = {
     "11_three_way_confbridge": three_way,
     "12_supervisor_chanspy": supervisor_spy,
     "13_post_call_survey": post_call_survey,
+    "14_attended_transfer_cancelled": attended_transfer_cancelled,
 }

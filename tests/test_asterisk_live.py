@@ -90,7 +90,7 @@ async def target(request: pytest.FixtureRequest) -> AsyncIterator[Target]:
         yield _real_asterisk()
         return
     secret = secrets.token_urlsafe(8)
-    async with PBXSimulator(secret=secret, speed=50.0) as sim:
+    async with PBXSimulator(secret=secret, speed=20.0) as sim:  # slow enough for any order to hold
         yield Target("simulator", "127.0.0.1", sim.port, "cti", secret, 20.0)
 
 
@@ -226,6 +226,12 @@ async def test_attended_transfer_by_atxfer(run: sc.Run) -> None:
     transfer = next(m for m in run.messages if m.get("Event") == "AttendedTransfer")
     assert (transfer["Result"], transfer["DestType"]) == ("Success", "Bridge")
     _assert_like_recording("09_attended_transfer_atxfer", run)
+
+
+async def test_attended_transfer_cancelled(run: sc.Run) -> None:
+    await sc.attended_transfer_cancelled(run)
+    assert not [m for m in run.messages if m.get("Event") == "AttendedTransfer"]
+    _assert_like_recording("14_attended_transfer_cancelled", run)
 
 
 async def test_hold_by_redirect_and_bridge(run: sc.Run) -> None:

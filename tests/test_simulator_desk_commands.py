@@ -62,6 +62,21 @@ async def test_attended_transfer_then_complete(sim: PBXSimulator, client: AMIRec
     assert (transfer["Result"], transfer["TransfereeChannel"]) == ("Success", caller)
 
 
+async def test_attended_transfer_then_cancel(sim: PBXSimulator, client: AMIRecorder, commands: CallCommands) -> None:
+    _, agent = await answered(sim, client, "13911110005", "1001")
+    consult = await commands.attended_transfer(agent, "1002")
+    await client.wait_for(
+        lambda m: (
+            m.get("Event") == "DialEnd"
+            and m.get("DialStatus") == "ANSWER"
+            and str(m.get("DestChannel", "")).startswith("Local/1002@agents-")
+        )
+    )
+    back = await commands.cancel_attended_transfer(str(consult["Consultation"]), agent)
+    assert {(e["Event"], e["Channel"]) for e in back["Outcome"]} == {("BridgeEnter", agent), ("Unhold", agent)}
+    assert not [m for m in client.messages if m.get("Event") == "AttendedTransfer"]
+
+
 async def test_three_way(sim: PBXSimulator, client: AMIRecorder, commands: CallCommands) -> None:
     caller, agent = await answered(sim, client, "13911110003", "1001")
     reply = await commands.three_way(agent, caller, "1002")

@@ -283,7 +283,7 @@ class ActionHandler:
         if run is None:
             raise QueueError("No such channel")
         session.send(response(action, "Success", "Channel Hungup"))
-        self.pbx.hangup(run)
+        self.pbx.hangup(run, chan.name)
         return True
 
     def on_redirect(self, session: Session, action: Action) -> bool:

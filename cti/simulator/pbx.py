@@ -16,6 +16,7 @@ from cti.simulator import composed
 from cti.simulator.calls import Binding, CallRun, Clock, IdAllocator, ScenarioResult
 from cti.simulator.queues import add_member, pause_member, remove_member
 from cti.simulator.scenarios import (
+    ATXFER_CANCEL,
     SPY_SESSIONS,
     TRANSFER_TAIL,
     WAITING_HANGUP,
@@ -200,12 +201,21 @@ class SimulatedPBX:
         steps[0] = Step(0.0, steps[0].headers, steps[0].seq)
         return run.replace_rest(steps, {"agent2": extension, "agent2_name": self._member_name(extension)})
 
-    def hangup(self, run: CallRun) -> None:
+    def hangup(self, run: CallRun, channel: str = "") -> None:
         """A Hangup action: a waiting caller leaves the queue (transcript 08); a talking call ends
-        now; an agent leaving a consultation completes the transfer (09); a caller left alone in a
-        conference leaves it (11)."""
+        now; an agent leaving a consultation completes the transfer (09), the consultation hung up
+        cancels it (14); a caller left alone in a conference leaves it (11)."""
         if run.waiting_at == "moh" and run.name == "inbound_abandon":
             run.replace_rest(WAITING_HANGUP.steps(True))
+            return
+        consulted = run.binding.get("consulting")
+        if (
+            consulted
+            and "consult" not in run.passed
+            and channel.startswith((f"Local/{consulted}@internal-", f"Local/{consulted}@agents-"))
+        ):
+            del run.binding["consulting"]
+            run.replace_rest(ATXFER_CANCEL.steps())
             return
         if run.held:
             self.take_off_hold(run)
@@ -230,7 +240,12 @@ class SimulatedPBX:
         of the agent leg completes it (or the agent hangs up after ``consult`` seconds)."""
         if not self.can_move(run):
             return False
-        params = {"agent2": extension, "agent2_name": self._member_name(extension), "consult": "30"}
+        params = {
+            "agent2": extension,
+            "agent2_name": self._member_name(extension),
+            "consult": "30",
+            "consulting": extension,
+        }
         return run.replace_rest(composed.attended_tail(), params)
 
     def conference(self, run: CallRun, room: str) -> bool:

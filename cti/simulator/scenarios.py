@@ -168,6 +168,13 @@ T09 = _spec(
     **_agent("1002", "agent2"),
     queue="support",
 )
+T14 = _spec(
+    "14_attended_transfer_cancelled",
+    **_caller("5551255"),
+    **_agent("1001"),
+    **_agent("1002", "agent2"),
+    queue="support",
+)
 T10 = _spec("10_hold_redirect_bridge", **_caller("5551251"), **_agent("1001"), queue="support")
 T11 = _spec(
     "11_three_way_confbridge",
@@ -179,6 +186,7 @@ T11 = _spec(
 )
 T12 = _spec("12_supervisor_chanspy", **_caller("5551253"), **_agent("1001"), supervisor="1003", queue="support")
 T13 = _spec("13_post_call_survey", **_caller("5551254"), **_agent("1001"), queue="support")
+
 
 def _roles(headers: tuple[tuple[str, str], ...]) -> set[str]:
     return {role for _, value in headers for role in roles_of(value)}
@@ -223,6 +231,9 @@ WAITING_HANGUP = Piece(
 # AttendedTransfer joins caller and agent2, who talks ``talk`` seconds.
 ATXFER_CONSULT = Piece(T09, 157, 300, params=(("talk", "12"),))
 ATXFER_COMPLETE = Piece(T09, 302, 460, ((302, Gate("consult", 0.0)), (390, Gate("talk", 12))), params=(("talk", "12"),))
+# The consultation hung up instead (14, the same consultation as 09 up to its seq 300): the agent
+# leg is back in the caller's bridge (Unhold) and the agent talks on.
+ATXFER_CANCEL = Piece(T14, 302, 430, ((358, Gate("talk", 10.91)),), params=(("talk", "12"),))
 # The CTI's hold (10): one Redirect moves the caller to cc-hold music and the agent leg to cc-hold
 # wait; the Bridge action (or ``hold`` seconds) joins them in a new bridge; the agent talks on.
 HOLD_ON = Piece(T10, 157, 194, params=(("talk", "15"),))
@@ -247,16 +258,21 @@ CONFERENCE_INVITE = Piece(
 CONFERENCE_END = Piece(T11, 327, 355, ((327, Gate("alone", 0.0)),))
 # Supervisor ChanSpy (12): one session each of listen (q), whisper (qw) and barge (qB) on the agent
 # leg, as parties u4/u5/s2; the supervisor stays ``talk`` seconds.
+
+
+def _spy_session(first: int, last: int, talk_seq: int, spy: tuple[str, str, str]) -> Piece:
+    """The events of one spy session whose parties are ``spy`` (its two legs, its suffix), as
+    u4/u5/s2; the spied call's own events of the same seconds are left to that call."""
+    own = frozenset(spy) | {"supervisor"}
+    others = frozenset(e.seq for e in compile_template(T12) if first <= e.seq <= last and not own & _roles(e.headers))
+    rename = tuple((role, new) for role, new in zip(spy, ("u4", "u5", "s2"), strict=True) if role != new)
+    return Piece(T12, first, last, ((talk_seq, Gate("talk", 3.0)),), role_map=rename, skip=others)
+
+
 SPY_SESSIONS = {
-    "q": Piece(T12, 158, 242, ((217, Gate("talk", 3.0)),)),
-    "qw": Piece(T12, 244, 313, ((290, Gate("talk", 3.0)),), role_map=(("u6", "u4"), ("u7", "u5"), ("s3", "s2"))),
-    "qB": Piece(
-        T12,
-        315,
-        396,
-        ((367, Gate("talk", 3.0)),),
-        role_map=(("u8", "u4"), ("u9", "u5"), ("s3", "s2"), ("s4", "s2")),
-    ),
+    "q": _spy_session(158, 242, 217, ("u4", "u5", "s2")),
+    "qw": _spy_session(244, 313, 290, ("u6", "u7", "s3")),
+    "qB": _spy_session(315, 396, 367, ("u8", "u9", "s4")),
 }
 # Queue option c (13): the agent hangs up after ``talk`` seconds, the caller goes on into AGI(survey).
 INBOUND_SURVEY = Piece(T13, 10, 253, ((167, Gate("talk", 4.0)),), params=(("talk", "4"),))
