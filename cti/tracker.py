@@ -85,6 +85,7 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
             "BlindTransfer": self._on_blind_transfer,
             "AttendedTransfer": self._on_attended_transfer,
             "MessageWaiting": self._on_message_waiting,
+            "AGIExecStart": self._on_agi_exec,
             "ChanSpyStart": self._on_spy_start,
             "ChanSpyStop": self._on_spy_stop,
         }

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from agent_desk.cli import app
 from cti.replay import ReplayFormatError, load_messages, replay_file
+from cti.tracker import CallTracker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ami"
 SCENARIOS = sorted(p.name[: -len(".raw")] for p in FIXTURES.glob("[0-9][0-9]_*.raw"))
@@ -167,3 +168,30 @@ def test_supervisor_spy_calls_are_answered_internal_calls_marked_as_spying() -> 
         assert spy["spy"] == {"agent": "1001", "call_id": customer["call_id"]}
         assert spy["caller"]["number"] == "1003"
     assert "spy" not in customer
+
+
+def test_voicemail_left_through_the_ivr_is_voicemail_not_abandoned() -> None:
+    """A real Asterisk 22 recording: the FastAGI flow runs ``EXEC "VoiceMail"`` inside AGI (no
+    dialplan VoiceMail step); the caller is in the mailbox when he hangs up."""
+    path = FIXTURES / "demo_caller_voicemail.jsonl"
+    assert any(
+        m.get("Event") == "AGIExecStart" and str(m.get("Command", "")).startswith('EXEC "VoiceMail"')
+        for m, _ in load_messages(path)
+    )
+    events = list(replay_file(path))
+    (ended,) = [e for e in events if e["type"] == "call.ended"]
+    assert ended["disposition"] == "voicemail" and not ended["answered"]
+    assert not [e for e in events if e["type"] == "queue.abandoned"]
+
+
+def test_other_agi_commands_leave_an_unanswered_ivr_call_abandoned() -> None:
+    """The same recording without its VoiceMail EXEC: the caller hung up in the IVR."""
+    messages = [
+        (m, t)
+        for m, t in load_messages(FIXTURES / "demo_caller_voicemail.jsonl")
+        if "VoiceMail" not in str(m.get("Command", ""))
+    ]
+    tracker = CallTracker()
+    events = [e for m, t in messages for e in tracker.feed(m, t)]
+    (ended,) = [e for e in events if e["type"] == "call.ended"]
+    assert ended["disposition"] == "abandoned"

@@ -95,6 +95,19 @@ class QueueEvents(CallBook):
             if chan is not None and text(msg.get("Value")) == "SUCCESS":
                 chan.call.voicemail = True
 
+    def _on_agi_exec(self, msg: dict[str, Any], t: float) -> None:
+        """An IVR that runs VoiceMail from inside AGI (``EXEC "VoiceMail" "100@default,u"``): no
+        dialplan step shows it, only this. The caller reached voicemail: the call is not abandoned,
+        whether or not he stayed for the beep (``voicemail.new`` says whether a message was left)."""
+        command = msg.get("Command")
+        if not isinstance(command, str) or command[:4].upper() != "EXEC":
+            return
+        words = command.split(None, 2)
+        if len(words) >= 2 and words[1].strip('"').lower() == "voicemail":
+            chan = self._chan(msg)
+            if chan is not None:
+                chan.call.voicemail = True
+
     def _on_message_waiting(self, msg: dict[str, Any], t: float) -> None:
         chan = self._chan(msg)
         if chan is not None and (to_int(msg.get("New"), 0) or 0) > 0:
