@@ -116,6 +116,7 @@ class RedisBus:
         self.seq_key = seq_key or f"{stream_key}:seq"
         self.sources_key = f"{stream_key}:sources"
         self.maxlen = maxlen
+        self.publish_timeout_s = publish_timeout_s
         self.replays = 0  # events not stored again: their journal had published them already
         self._script = self._publisher.register_script(_PUBLISH_LUA)
         self._fanout = FanOut()
@@ -134,7 +135,7 @@ class RedisBus:
             raise RuntimeError("the event bus is closed")
         if not events:
             return events
-        await self._ensure_listener()
+        await self._ensure_listener(self.publish_timeout_s)
         args: list[Any] = [self.maxlen, self.channel]
         for event in events:
             event.pop("seq", None)
@@ -190,15 +191,19 @@ class RedisBus:
         if self._publisher is not self._redis:
             await self._publisher.aclose()
 
-    async def _ensure_listener(self) -> None:
+    async def _ensure_listener(self, timeout_s: float | None = None) -> None:
         if self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(self._listen(), name="redis-bus-listener")
         if not self._listening.is_set():
             waiter = asyncio.ensure_future(self._listening.wait())
-            done, _ = await asyncio.wait({waiter, self._listener}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {waiter, self._listener}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
             if waiter not in done:
                 waiter.cancel()
-                self._listener.result()  # re-raise why the listener stopped
+                if self._listener in done:
+                    self._listener.result()  # re-raise why the listener stopped
+                raise aioredis.ConnectionError("the Redis bus listener is not connected")
 
     async def _listen(self) -> None:
         first = True
