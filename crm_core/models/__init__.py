@@ -17,25 +17,43 @@ from crm_core.models.order import (
     Supplier,
 )
 from crm_core.models.org import AuthSession, DataScope, Department, Permission, Role, Seat, User, user_roles
+from crm_core.models.outbound import (
+    AgentScript,
+    Attempt,
+    Callback,
+    CallDisposition,
+    Campaign,
+    DispositionCode,
+    DncNumber,
+    Lead,
+)
 from crm_core.models.sales import Opportunity, OpportunityStage
 from crm_core.models.ticket import Attachment, Ticket, TicketEvent, TicketType
 from crm_core.models.workflow import Workflow, WorkflowStep
 
 __all__ = [
+    "AgentScript",
     "Announcement",
     "Attachment",
+    "Attempt",
     "AuditEntry",
     "AuthSession",
+    "CallDisposition",
     "CallLink",
+    "Callback",
+    "Campaign",
     "Contact",
     "CustomFieldDef",
     "Customer",
     "DataScope",
     "Department",
     "DictionaryItem",
+    "DispositionCode",
+    "DncNumber",
     "FollowUp",
     "KbArticle",
     "KbCategory",
+    "Lead",
     "Opportunity",
     "OpportunityStage",
     "Order",
