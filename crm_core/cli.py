@@ -140,6 +140,7 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(Path("customers.xlsx"), "--output", "-o", help="File to write (.xlsx/.csv/.txt)."),
         orders: bool = typer.Option(False, "--orders", help="Export order lines instead of customers."),
         per_customer: bool = typer.Option(False, "--per-customer", help="Orders: one Excel sheet per customer."),
+        language: str = typer.Option("", help="Headers and names in zh-CN or en (default: CC_LANGUAGE)."),
     ) -> None:
         """Export customers or orders; text stays text. 导出客户或订单。"""
         from crm_core.exporter import export_customers, export_orders
@@ -147,7 +148,13 @@ def register(app: typer.Typer) -> None:
         fmt = output.suffix.lower().lstrip(".")
         if fmt not in ("xlsx", "csv", "txt"):
             raise typer.BadParameter("output must end in .xlsx, .csv or .txt")
+        lang = language or get_settings().language
+        if lang not in ("zh-CN", "en"):
+            raise typer.BadParameter("--language must be zh-CN or en")
         with _sessionmaker()() as session:
-            data = export_orders(session, None, fmt, per_customer) if orders else export_customers(session, None, fmt)
+            if orders:
+                data = export_orders(session, None, fmt, per_customer, lang)
+            else:
+                data = export_customers(session, None, fmt, lang)
         output.write_bytes(data)
         typer.echo(f"written: {output} ({len(data)} bytes)")

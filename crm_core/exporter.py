@@ -1,4 +1,8 @@
-"""Export customers (Excel, CSV, TXT) and orders (optionally one sheet per customer), text kept as text."""
+"""Export customers (Excel, CSV, TXT) and orders (optionally one sheet per customer), text kept as text.
+
+Headers, sheet names and coded cells (a customer's kind and status, an order's status) are written in the
+language asked for (``lang``: zh-CN or en); the import reads either language back.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from sqlalchemy.orm import Session
 from crm_core.errors import InvalidInput
 from crm_core.models import Contact, Customer, Order, OrderLine, Phone, Product, User
 from crm_core.permissions import check, scope_clause
-from crm_core.sheet_layout import Column, customer_columns
+from crm_core.sheet_layout import Column, customer_columns, value_name
 from crm_core.tabular import FORMATS, write_text, write_xlsx
 
 CHUNK = 5_000
@@ -26,7 +30,9 @@ def _scoped(session: Session, user: User | None, model: type, resource: str) -> 
     return select(model).where(scope_clause(session, user, model))
 
 
-def _customer_rows(session: Session, user: User | None, columns: list[Column]) -> Iterator[list[str]]:
+def _customer_rows(
+    session: Session, user: User | None, columns: list[Column], lang: str = "zh-CN"
+) -> Iterator[list[str]]:
     owners: dict[int, str] = {uid: name for uid, name in session.execute(select(User.id, User.username))}
     ids_query = _scoped(session, user, Customer, "customer").where(Customer.status != "merged").order_by(Customer.id)
     customers = session.scalars(ids_query).all()
@@ -43,7 +49,7 @@ def _customer_rows(session: Session, user: User | None, columns: list[Column]) -
             contacts.setdefault(found.customer_id, found)
         for customer in chunk:
             contact = contacts.get(customer.id)
-            yield [_value(customer, contact, owners, phones, column.key) for column in columns]
+            yield [value_name(c.key, _value(customer, contact, owners, phones, c.key), lang) for c in columns]
 
 
 def _value(
@@ -69,33 +75,54 @@ def _value(
     return "" if value is None else str(value)
 
 
-def export_customers(session: Session, user: User | None, fmt: str = "xlsx") -> bytes:
+def _in(lang: str, zh: str, en: str) -> str:
+    return en if lang == "en" else zh
+
+
+def export_customers(session: Session, user: User | None, fmt: str = "xlsx", lang: str = "zh-CN") -> bytes:
     if fmt not in FORMATS:
         raise InvalidInput(f"不支持的格式 unsupported format: {fmt[:10]}", "format")
     columns = customer_columns(session)
-    header = [c.label for c in columns]
-    rows = _customer_rows(session, user, columns)
+    header = [c.title(lang) for c in columns]
+    rows = _customer_rows(session, user, columns, lang)
     if fmt == "xlsx":
-        return write_xlsx([("客户 Customers", header, rows)])
+        return write_xlsx([(_in(lang, "客户", "Customers"), header, rows)])
     return write_text(header, rows, fmt)
 
 
-ORDER_HEADER = [
-    "订单号",
-    "客户",
-    "状态",
-    "下单时间",
-    "产品编号",
-    "产品",
-    "数量",
-    "单价",
-    "金额",
-    "承运商",
-    "运单号",
+# (zh-CN, en) per column of the order sheet
+ORDER_COLUMNS = [
+    ("订单号", "Order number"),
+    ("客户", "Customer"),
+    ("状态", "Status"),
+    ("下单时间", "Ordered at"),
+    ("产品编号", "SKU"),
+    ("产品", "Product"),
+    ("数量", "Quantity"),
+    ("单价", "Unit price"),
+    ("金额", "Amount"),
+    ("承运商", "Carrier"),
+    ("运单号", "Tracking number"),
 ]
+ORDER_STATUS_NAMES = {
+    "draft": ("草稿", "Draft"),
+    "in_approval": ("审批中", "In approval"),
+    "completed": ("已完成", "Completed"),
+    "returned": ("已退货", "Returned"),
+    "void": ("已作废", "Void"),
+}
 
 
-def _order_rows(session: Session, user: User | None) -> list[tuple[int, str, list[str]]]:
+def order_header(lang: str) -> list[str]:
+    return [_in(lang, zh, en) for zh, en in ORDER_COLUMNS]
+
+
+def _order_status(code: str, lang: str) -> str:
+    names = ORDER_STATUS_NAMES.get(code)
+    return _in(lang, *names) if names else code
+
+
+def _order_rows(session: Session, user: User | None, lang: str = "zh-CN") -> list[tuple[int, str, list[str]]]:
     """(customer id, customer name, row) for every order line the user may export."""
     orders = _scoped(session, user, Order, "order").subquery()
     stmt = (
@@ -120,21 +147,25 @@ def _order_rows(session: Session, user: User | None) -> list[tuple[int, str, lis
     )
     found = []
     for row in session.execute(stmt):
-        customer_id, name, *rest = row
-        found.append((customer_id, name, [str(rest[0]), name, *[("" if v is None else str(v)) for v in rest[1:]]]))
+        customer_id, name, number, status, *rest = row
+        cells = [("" if v is None else str(v)) for v in rest]
+        found.append((customer_id, name, [str(number), name, _order_status(str(status), lang), *cells]))
     return found
 
 
-def export_orders(session: Session, user: User | None, fmt: str = "xlsx", per_customer: bool = False) -> bytes:
+def export_orders(
+    session: Session, user: User | None, fmt: str = "xlsx", per_customer: bool = False, lang: str = "zh-CN"
+) -> bytes:
     """Order lines; with ``per_customer`` (Excel only) one sheet per customer."""
-    rows = _order_rows(session, user)
+    rows = _order_rows(session, user, lang)
+    header = order_header(lang)
     if fmt != "xlsx":
         if per_customer:
             raise InvalidInput("按客户分表只支持 Excel one sheet per customer needs xlsx", "format")
-        return write_text(ORDER_HEADER, (r for _, _, r in rows), fmt)
+        return write_text(header, (r for _, _, r in rows), fmt)
     if not per_customer:
-        return write_xlsx([("订单 Orders", ORDER_HEADER, [r for _, _, r in rows])])
+        return write_xlsx([(_in(lang, "订单", "Orders"), header, [r for _, _, r in rows])])
     sheets: dict[int, tuple[str, list[list[str]]]] = {}
     for customer_id, name, row in rows:
         sheets.setdefault(customer_id, (name, []))[1].append(row)
-    return write_xlsx((name, ORDER_HEADER, lines) for name, lines in sheets.values())
+    return write_xlsx((name, header, lines) for name, lines in sheets.values())

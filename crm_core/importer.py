@@ -23,7 +23,7 @@ from crm_core.permissions import check
 from crm_core.phone import PhoneError, normalize
 from crm_core.schemas import input_schema
 from crm_core.services.customers import custom_value
-from crm_core.sheet_layout import Column, customer_columns, split_phones
+from crm_core.sheet_layout import Column, customer_columns, split_phones, value_code
 from crm_core.tabular import detect_format, read_rows, write_text
 from crm_core.xlsx_reader import ReadLimits
 
@@ -75,7 +75,11 @@ class _Parsed:
 class _Validator:
     def __init__(self, session: Session, columns: list[Column], header: list[str], region: str, area_code: str):
         self.region, self.area_code = region, area_code
-        by_name = {c.label.strip().lower(): c for c in columns} | {c.key.lower(): c for c in columns}
+        by_name = (
+            {c.label.strip().lower(): c for c in columns}
+            | {c.label_en.strip().lower(): c for c in columns if c.label_en}
+            | {c.key.lower(): c for c in columns}
+        )
         self.errors: list[RowError] = []
         self.positions: list[Column | None] = []
         for index, title in enumerate(header):
@@ -93,6 +97,7 @@ class _Validator:
 
     def row(self, line: int, cells: list[str]) -> _Parsed | None:
         values = {c.key: (cells[i] if i < len(cells) else "") for i, c in enumerate(self.positions) if c}
+        values = {key: value_code(key, value) for key, value in values.items()}  # "企业" / "Company" -> company
         label = {c.key: c.label for c in self.positions if c}
         before = len(self.errors)
 

@@ -15,25 +15,51 @@ PHONE_SEPARATORS = (";", "；", ",", "，", "、")
 @dataclass(frozen=True)
 class Column:
     key: str  # a Customer column, "owner", "phones", "contact_*", or "custom.<key>"
-    label: str  # the header written on export; import accepts the label or the key
+    label: str  # the header written on export; import accepts either label or the key
+    label_en: str = ""  # the English header (an administrator's custom field has one label)
+
+    def title(self, lang: str) -> str:
+        return self.label_en if lang == "en" and self.label_en else self.label
 
 
 CUSTOMER_COLUMNS = [
-    Column("name", "客户名称"),
-    Column("kind", "类型"),
-    Column("category", "客户分类"),
-    Column("region", "地区"),
-    Column("source", "来源"),
-    Column("level", "等级"),
-    Column("status", "状态"),
-    Column("owner", "负责人"),
-    Column("address", "地址"),
-    Column("notes", "备注"),
-    Column("phones", "电话"),
-    Column("contact_name", "联系人"),
-    Column("contact_position", "职务"),
-    Column("contact_phones", "联系人电话"),
+    Column("name", "客户名称", "Customer name"),
+    Column("kind", "类型", "Kind"),
+    Column("category", "客户分类", "Category"),
+    Column("region", "地区", "Region"),
+    Column("source", "来源", "Source"),
+    Column("level", "等级", "Level"),
+    Column("status", "状态", "Status"),
+    Column("owner", "负责人", "Owner"),
+    Column("address", "地址", "Address"),
+    Column("notes", "备注", "Notes"),
+    Column("phones", "电话", "Phones"),
+    Column("contact_name", "联系人", "Contact"),
+    Column("contact_position", "职务", "Position"),
+    Column("contact_phones", "联系人电话", "Contact phones"),
 ]
+
+# Columns whose cells are codes: code -> (zh-CN, en). Export writes a name, import takes a name or the code.
+VALUE_NAMES: dict[str, dict[str, tuple[str, str]]] = {
+    "kind": {"company": ("企业", "Company"), "person": ("个人", "Person")},
+    "status": {"active": ("正常", "Active"), "pool": ("公海", "Public pool"), "merged": ("已合并", "Merged")},
+}
+
+
+def value_name(key: str, code: str, lang: str) -> str:
+    names = VALUE_NAMES.get(key, {}).get(code)
+    if names is None:
+        return code
+    return names[1] if lang == "en" else names[0]
+
+
+def value_code(key: str, text: str) -> str:
+    """The code a cell names (either language, any case), or the cell as it is."""
+    wanted = text.strip().lower()
+    for code, names in VALUE_NAMES.get(key, {}).items():
+        if wanted in (code, names[0].lower(), names[1].lower()):
+            return code
+    return text
 
 
 def customer_columns(session: Session) -> list[Column]:

@@ -14,6 +14,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from crm_core.tabular import neutralise_formula
+from stats.labels import value_label
 from stats.reports import ReportTable
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -31,7 +32,7 @@ def to_csv(table: ReportTable, lang: str = "zh-CN") -> bytes:
     writer = csv.writer(buffer)
     writer.writerow([c.label(lang) for c in table.columns])
     for row in table.rows:
-        writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow([_csv_cell(value_label(c.key, v, lang)) for c, v in zip(table.columns, row, strict=False)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -48,6 +49,7 @@ def to_xlsx(table: ReportTable, lang: str = "zh-CN", title: str = "") -> bytes:
     for row in table.rows:
         cells = []
         for i, value in enumerate(row):
+            value = value_label(table.columns[i].key, value, lang)  # a code's name, not the code
             cell = WriteOnlyCell(sheet, value=value)
             if i in text_columns and value is not None:
                 cell.value = str(value)

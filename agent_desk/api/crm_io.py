@@ -101,21 +101,32 @@ async def upload_errors(
 
 @io_routes.get("/export/customers", summary="Download customers (xlsx, csv, txt)")
 def download_customers(
+    request: Request,
     fmt: str = Query("xlsx", alias="format"),
+    lang: str = Query("", max_length=5, description="zh-CN or en (default: CC_LANGUAGE)"),
     user: User = Depends(current_user),
     session: Session = Depends(get_session),
 ) -> Response:
-    return _download(export_customers(session, user, _format(fmt)), "customers", fmt)
+    language = _language(request, lang)
+    return _download(export_customers(session, user, _format(fmt), language), "customers", fmt)
 
 
 @io_routes.get("/export/orders", summary="Download order lines; per_customer: one Excel sheet per customer")
 def download_orders(
+    request: Request,
     fmt: str = Query("xlsx", alias="format"),
     per_customer: bool = False,
+    lang: str = Query("", max_length=5, description="zh-CN or en (default: CC_LANGUAGE)"),
     user: User = Depends(current_user),
     session: Session = Depends(get_session),
 ) -> Response:
-    return _download(export_orders(session, user, _format(fmt), per_customer), "orders", fmt)
+    language = _language(request, lang)
+    return _download(export_orders(session, user, _format(fmt), per_customer, language), "orders", fmt)
+
+
+def _language(request: Request, asked: str) -> str:
+    """The language a file is written in: the page's choice, else the server's default."""
+    return asked if asked in ("zh-CN", "en") else str(request.app.state.settings.language)
 
 
 router = APIRouter()

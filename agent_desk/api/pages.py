@@ -2,12 +2,20 @@
 
 Pages are plain HTML and ES modules; they hold no data. Everything they show comes from the JSON API
 and the websocket, which check the session themselves; ``/desk`` also sends a visitor without a session
-to the login page before any script runs.
+to the login page before any script runs. A page whose data its visitor may not read (the wallboard for
+an agent) is answered with the not-allowed page instead (403).
+
+Each page is served with two ``<meta>`` tags in its head, the display settings every script reads
+(inline scripts are forbidden by the Content-Security-Policy): ``cc-language`` (``CC_LANGUAGE``, the
+language a page opens in until the user picks another) and ``cc-timezone`` (``CC_TIMEZONE``, the business
+time zone every time is shown in).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from html import escape
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -23,8 +31,32 @@ router = APIRouter(include_in_schema=False)
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC_DIR / name, media_type="text/html; charset=utf-8", headers=NO_CACHE)
+_HEAD = re.compile(r"<head[^>]*>", re.IGNORECASE)
+_HTML_LANG = re.compile(r'(<html[^>]*\blang=")[^"]*(")', re.IGNORECASE)
+
+
+def with_display_settings(html: str, language: str, timezone: str) -> str:
+    """The page with the server's default language and business time zone in its head."""
+    tags = (
+        f'\n  <meta name="cc-language" content="{escape(language)}">'
+        f'\n  <meta name="cc-timezone" content="{escape(timezone)}">'
+    )
+    head = _HEAD.search(html)
+    if head is None:
+        return html
+    html = html[: head.end()] + tags + html[head.end() :]
+    return _HTML_LANG.sub(lambda m: f"{m.group(1)}{escape(language)}{m.group(2)}", html, count=1)
+
+
+def _page(request: Request, name: str, status_code: int = 200) -> Response:
+    settings = request.app.state.settings
+    html = (STATIC_DIR / name).read_text(encoding="utf-8")
+    return Response(
+        with_display_settings(html, settings.language, settings.timezone),
+        status_code=status_code,
+        media_type="text/html; charset=utf-8",
+        headers=NO_CACHE,
+    )
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -39,8 +71,8 @@ def home(request: Request, session: Session = Depends(get_session)) -> Response:
 
 
 @router.get("/login")
-def login_page() -> FileResponse:
-    return _page("login.html")
+def login_page(request: Request) -> Response:
+    return _page(request, "login.html")
 
 
 # Pages behind a login: address -> file in static/. A visitor without a session goes to the login page
@@ -58,18 +90,31 @@ LOGGED_IN_PAGES = {
 }
 
 
-def _logged_in_page(name: str) -> Callable[..., Response]:
+# Pages whose data needs a permission (the one their API asks for): (resource, action).
+PAGE_PERMISSIONS = {
+    "/wallboard": ("report", "read"),
+    "/reports": ("report", "read"),
+}
+NOT_ALLOWED_PAGE = "not-allowed.html"
+
+
+def _logged_in_page(address: str, name: str) -> Callable[..., Response]:
+    needed = PAGE_PERMISSIONS.get(address)
+
     def page(request: Request, session: Session = Depends(get_session)) -> Response:
-        if authenticate_request(request, session) is None:
+        login = authenticate_request(request, session)
+        if login is None:
             return _login_redirect(request)
-        return _page(name)
+        if needed is not None and not login.user.has_permission(*needed):
+            return _page(request, NOT_ALLOWED_PAGE, status_code=403)
+        return _page(request, name)
 
     page.__name__ = f"page_{name.split('.')[0].replace('-', '_')}"
     return page
 
 
 for _address, _name in LOGGED_IN_PAGES.items():
-    router.add_api_route(_address, _logged_in_page(_name), methods=["GET"])
+    router.add_api_route(_address, _logged_in_page(_address, _name), methods=["GET"])
 
 
 @router.get("/favicon.ico")

@@ -1,7 +1,7 @@
 // The administration pages in one page with hash routes (#/users, #/roles/3, #/departments): users, roles with
 // their permission matrix, the department tree. Also the pieces the route modules share: forms that check
 // what they can before sending, and refusals shown in the reader's language next to the field they name.
-import { t, getLang, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
+import { t, inLanguage, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
 import { api, get, ApiError } from '/static/api.js';
 import { h, fill, $ } from '/static/dom.js';
 import * as users from '/static/admin-users.js';
@@ -24,9 +24,7 @@ const ROUTES = [
 
 // Seeded names carry both languages ("总部 Headquarters", "管理员 Administrator"): the reader's half.
 export function bilingual(text) {
-  const match = /^([^A-Za-z]*[^\sA-Za-z])\s+([A-Za-z].*)$/.exec(text || '');
-  if (!match) return text || '';
-  return getLang() === 'en' ? match[2] : match[1];
+  return inLanguage(text || '');
 }
 
 export function go(path) {

@@ -1,8 +1,10 @@
 // JSON calls to the server with the session cookie and the CSRF token on unsafe methods.
+// A refusal becomes an ApiError whose message is the server's text in the page's language only.
+import { errorText } from '/static/i18n.js';
 
 export class ApiError extends Error {
   constructor(status, detail) {
-    super(typeof detail === 'string' ? detail : JSON.stringify(detail));
+    super(errorText(detail) || `HTTP ${status}`);
     this.status = status;
     this.detail = detail;
   }

@@ -1,7 +1,7 @@
 // Customers: the list (search by name or by phone in any format, filters, sorting, pages), the customer
 // card (details, custom fields, contacts, phones with click-to-dial, tickets, orders, calls with their
 // recordings, follow-ups), create/edit, the public pool; and the import/export page.
-import { t } from '/static/i18n.js';
+import { t, getLang } from '/static/i18n.js';
 import { api, get, post, ApiError, csrfToken } from '/static/api.js';
 import { h, fill } from '/static/dom.js';
 import { busy, guarded } from '/static/ivr-admin.js';
@@ -306,7 +306,7 @@ export function upload(url, data, responseType, onProgress = () => {}) {
       let detail = xhr.statusText;
       const body = responseType === 'json' ? xhr.response : await xhr.response.text().then(JSON.parse).catch(() => null);
       if (body && body.detail !== undefined) detail = body.detail;
-      reject(new ApiError(xhr.status, Array.isArray(detail) ? detail.map((d) => d.msg).join('; ') : detail));
+      reject(new ApiError(xhr.status, detail));
     };
     xhr.send(data);
   });
@@ -402,13 +402,13 @@ function exportPanel() {
     form({ class: 'inline-form', id: 'export-customers' }, [
       h('span', {}, t('crm.io.customers')), chooser('format'),
       h('button', { type: 'submit' }, t('crm.io.download')),
-    ], (v) => download(`/api/crm/export/customers${qs({ format: v.format })}`, `customers.${v.format}`),
+    ], (v) => download(`/api/crm/export/customers${qs({ format: v.format, lang: getLang() })}`, `customers.${v.format}`),
     { rerender: false }),
     form({ class: 'inline-form', id: 'export-orders' }, [
       h('span', {}, t('crm.io.orders')), chooser('format'),
       h('label', {}, h('input', { type: 'checkbox', name: 'per_customer' }), ' ', t('crm.io.per_customer')),
       h('button', { type: 'submit' }, t('crm.io.download')),
-    ], (v) => download(`/api/crm/export/orders${qs({ format: v.format, per_customer: v.per_customer ? 'true' : '' })}`,
+    ], (v) => download(`/api/crm/export/orders${qs({ format: v.format, per_customer: v.per_customer ? 'true' : '', lang: getLang() })}`,
       `orders.${v.format}`), { rerender: false }));
 }
 

@@ -4,6 +4,7 @@
 import { t } from '/static/i18n.js';
 import { api, get, post } from '/static/api.js';
 import { h } from '/static/dom.js';
+import { formatTime, fromBusinessTime } from '/static/time.js';
 import { upload } from '/static/crm-customers.js';
 import {
   PAGE_SIZE, session, go, qs, when, bilingual, label, userName, optional, action, field, details, select, form,
@@ -134,21 +135,18 @@ function workflowPanel(ticket, steps) {
 }
 
 function duePanel(ticket) {
-  const local = (iso) => {
-    if (!iso) return '';
-    const d = new Date(`${iso}Z`);
-    return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
-  };
+  // the inputs read and write the business zone's wall clock (time.js), like every time shown
+  const local = (iso) => (iso ? formatTime(iso, 'minutes').replace(' ', 'T') : '');
   return section('crm.ticket.times',
     form({ class: 'inline-form' }, [
       field('crm.ticket.due_at', h('input', { type: 'datetime-local', name: 'due_at', value: local(ticket.due_at), required: true })),
       h('button', { type: 'submit' }, t('crm.action.save')),
-    ], (v) => api('PATCH', `/api/crm/tickets/${ticket.id}`, { due_at: utcText(new Date(v.due_at)) })),
+    ], (v) => api('PATCH', `/api/crm/tickets/${ticket.id}`, { due_at: utcText(fromBusinessTime(v.due_at)) })),
     form({ class: 'inline-form' }, [
       field('crm.ticket.visit_at', h('input', { type: 'datetime-local', name: 'at', value: local(ticket.followup_at) })),
       h('input', { name: 'note', maxlength: 5000, placeholder: t('crm.ticket.visit_note'), value: ticket.followup_note || '' }),
       h('button', { type: 'submit' }, t('crm.ticket.visit_save')),
-    ], (v) => post(`/api/crm/tickets/${ticket.id}/visit`, { at: v.at ? utcText(new Date(v.at)) : null, note: v.note })));
+    ], (v) => post(`/api/crm/tickets/${ticket.id}/visit`, { at: v.at ? utcText(fromBusinessTime(v.at)) : null, note: v.note })));
 }
 
 function historyPanel(events, steps) {

@@ -1,7 +1,8 @@
 // The CRM in one page with hash routes (#/customers, #/customers/12, #/tickets?status=open, ...):
 // customers, tickets, orders, knowledge base, announcements, import and export. The list state lives in
 // the address so Back and reload keep it. Also the pieces the route modules share (lists, pager, labels).
-import { t, getLang, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
+import { t, inLanguage, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
+import { formatTime } from '/static/time.js';
 import { get, post, ApiError } from '/static/api.js';
 import { h, fill, $ } from '/static/dom.js';
 import { busy, guarded, showError } from '/static/ivr-admin.js';
@@ -52,21 +53,15 @@ export function go(path, params = {}) {
   else location.hash = target;
 }
 
-// The server keeps naive UTC; shown in the browser's zone.
+// The server keeps naive UTC; shown in the business time zone (time.js).
 export function when(value) {
   if (value === null || value === undefined || value === '') return '';
-  const date = typeof value === 'number'
-    ? new Date(value * 1000)
-    : new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);
-  if (Number.isNaN(date.getTime())) return String(value);
-  return date.toLocaleString(getLang(), { dateStyle: 'short', timeStyle: 'short' });
+  return formatTime(value, 'minutes') || String(value);
 }
 
 // Seeded names carry both languages ("咨询 Consultation"): the part for the page's language.
 export function bilingual(text) {
-  const match = /^([^A-Za-z]*[^\sA-Za-z])\s+([A-Za-z].*)$/.exec(text || '');
-  if (!match) return text || '';
-  return getLang() === 'en' ? match[2] : match[1];
+  return inLanguage(text || '');
 }
 
 // t('crm.<family>.<value>') when there is such a text, else the value as it is.

@@ -1,6 +1,7 @@
 // The agent desk: state bar, call control, screen-pop, history and message box.
 // Data is shown with text nodes only (dom.js); the agent's state is what Asterisk reports (agent.state).
-import { t, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
+import { t, inLanguage, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
+import { formatTime, fromBusinessTime } from '/static/time.js';
 import { h, fill, $, clock } from '/static/dom.js';
 import { get, post, api } from '/static/api.js';
 import { DeskSocket, bindBanner } from '/static/ws.js';
@@ -337,11 +338,11 @@ function renderPop() {
       h('span', { class: 'grow' }, `#${tk.id} ${tk.title}`), h('span', { class: 'muted' }, label('ticket.status', tk.status)),
       linkButton(pop.call_id, { ticket_id: tk.id }))),
     section('pop.recent_orders', pop.recent_orders, (o) => h('li', {},
-      h('span', { class: 'grow' }, `${o.number} ¥${o.total}`), h('span', { class: 'muted' }, o.status),
+      h('span', { class: 'grow' }, `${o.number} ¥${o.total}`), h('span', { class: 'muted' }, label('order.status', o.status)),
       linkButton(pop.call_id, { order_id: o.id }))),
     section('pop.recent_calls', pop.recent_calls, (c) => h('li', {},
-      h('span', { class: 'grow' }, (c.linked_at || '').slice(0, 16).replace('T', ' ')),
-      h('span', { class: 'muted' }, c.disposition || ''))),
+      h('span', { class: 'grow' }, formatTime(c.linked_at, 'minutes')),
+      h('span', { class: 'muted' }, c.disposition ? label('disposition', c.disposition) : ''))),
     h('div', { class: 'card' }, h('h4', {}, t('pop.actions')), ticketForm(pop),
       pop.customer ? orderForm(pop) : null, pop.customer ? noteForm(pop) : null));
 }
@@ -382,14 +383,27 @@ function onEvent(event) {
 }
 
 // --- history and message box ---------------------------------------------------------------------------------
+// A day of the filter as the moment it starts in the business time zone (the end day counts whole).
+function dayBound(day, end) {
+  const start = fromBusinessTime(day);
+  if (!start) return day;
+  return new Date(start.getTime() + (end ? 86400000 : 0)).toISOString();
+}
+
 async function loadHistory() {
+  if (!ext()) { // nothing to ask before a seat or an extension is bound
+    fill($('#history-rows'), h('tr', {}, h('td', { colspan: 6, class: 'muted', id: 'history-unbound', 'data-i18n': 'history.bind_first' }, t('history.bind_first'))));
+    return;
+  }
   const form = $('#history-filters');
   const params = new URLSearchParams();
-  for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+  for (const [key, value] of new FormData(form)) {
+    if (value) params.set(key, key === 'from' || key === 'to' ? dayBound(value, key === 'to') : value);
+  }
   const data = await attempt(() => get(`/api/desk/calls?${params}`));
   if (!data) return;
   fill($('#history-rows'), data.items.map((c) => h('tr', {},
-    h('td', {}, new Date(c.started_at * 1000).toLocaleString()),
+    h('td', {}, formatTime(c.started_at, 'minutes')),
     h('td', {}, label('direction', c.direction)),
     h('td', {}, phone(c.direction === 'outbound' ? c.dialed : c.caller_number)),
     h('td', {}, c.queue || '-'),
@@ -404,7 +418,7 @@ async function loadMessages() {
   fill($('#msg-tickets'), box.tickets.length ? box.tickets.map((tk) => h('li', {},
     h('span', { class: 'grow' }, `#${tk.id} ${tk.title}`), h('span', { class: 'muted' }, label('priority', tk.priority)))) : none());
   fill($('#msg-orders'), box.order_steps.length ? box.order_steps.map((o) => h('li', {},
-    h('span', { class: 'grow' }, o.number), h('span', { class: 'muted' }, o.step))) : none());
+    h('span', { class: 'grow' }, o.number), h('span', { class: 'muted' }, inLanguage(o.step)))) : none());
   fill($('#msg-announcements'), box.announcements.length ? box.announcements.map((a) => h('li', {},
     h('span', { class: 'grow' }, h('b', {}, a.title), ' ', a.body))) : none());
 }
@@ -476,6 +490,7 @@ function bindActions() {
       desk.socket.stop();
       desk.socket.lastSeq = null;
       desk.socket.start();
+      loadHistory();
     }
   });
   $('#history-filters').addEventListener('submit', (event) => { event.preventDefault(); loadHistory(); });

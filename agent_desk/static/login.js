@@ -1,7 +1,7 @@
 // Login: the session cookie is set by the server; a seat name typed here is remembered by this
 // workstation, so the seat's extension is bound automatically at every login. After failed logins the
 // server asks for a captcha (a picture it draws itself) and, after more, locks the account for a while.
-import { t, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
+import { t, errorText, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
 import { post, rememberCsrf } from '/static/api.js';
 
 const SEAT_KEY = 'cc.seat';
@@ -25,7 +25,7 @@ function refusal(status, data) {
   if (data.reason === 'locked') return t('login.locked', { minutes: Math.max(1, Math.ceil((data.retry_after_s || 60) / 60)) });
   if (data.reason === 'captcha') return t(data.captcha_was_sent ? 'login.captcha_wrong' : 'login.captcha_needed');
   if (status === 401) return t('login.failed');
-  return t('login.error', { detail: typeof data.detail === 'string' ? data.detail : status });
+  return t('login.error', { detail: errorText(data.detail) || status });
 }
 
 async function main() {

@@ -1,8 +1,10 @@
-// <cc-nav>: links to the product's pages, the ones the logged-in user's roles may open.
+// <cc-nav>: links to the product's pages, the ones the logged-in user's roles may open, and the business
+// time zone every time on the page is shown in (time.js).
 // Page access is enforced again by every API; this only hides links that would lead to a refusal.
 import { get } from '/static/api.js';
 import { h, fill } from '/static/dom.js';
 import { t, loadNamespace, applyI18n } from '/static/i18n.js';
+import { businessZone, zoneLabel } from '/static/time.js';
 
 // (address, label key, roles that see it; empty = everyone logged in)
 export const PAGES = [
@@ -22,6 +24,10 @@ export function visiblePages(roles) {
   return PAGES.filter(([, , allowed]) => allowed.length === 0 || allowed.some((r) => mine.has(r)));
 }
 
+function zoneBadge() {
+  return h('span', { class: 'cc-zone', id: 'cc-zone', dataset: { zone: businessZone() } }, zoneLabel());
+}
+
 class CcNav extends HTMLElement {
   async connectedCallback() {
     await loadNamespace('common');
@@ -32,8 +38,13 @@ class CcNav extends HTMLElement {
     const here = window.location.pathname;
     fill(this, ...visiblePages(roles).map(([href, key]) => h('a', {
       href, 'data-i18n': key, class: 'cc-nav-link', 'aria-current': href === here ? 'page' : null,
-    }, t(key))));
-    applyI18n(this);
+    }, t(key))), zoneBadge());
+    // the bar's own words (the product's name) come from the namespace loaded just now
+    applyI18n(this.closest('header') || this);
+    document.addEventListener('langchange', () => {
+      const badge = this.querySelector('.cc-zone');
+      if (badge) badge.textContent = zoneLabel();
+    });
   }
 }
 

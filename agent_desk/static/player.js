@@ -6,7 +6,7 @@
 //   await playCall('1795451234.6', container);   // one click from a call row, a ticket or a customer
 //
 // Also a custom element: <cc-recording-player call-id="..."> or recording-id="...".
-import { t, loadNamespace, applyI18n } from '/static/i18n.js';
+import { t, errorText, loadNamespace, applyI18n } from '/static/i18n.js';
 
 const ready = loadNamespace('recordings').catch(() => {});
 
@@ -30,7 +30,7 @@ async function fetchJson(url) {
   const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = new Error((data && data.detail) || `HTTP ${response.status}`);
+    const error = new Error(errorText(data && data.detail) || `HTTP ${response.status}`);
     error.status = response.status;
     throw error;
   }

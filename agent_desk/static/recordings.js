@@ -1,8 +1,9 @@
 // The recordings page: search, a result table where one click plays a row, the index status counts.
 // Query parameters fill the search (e.g. ?call_id=... from a call row, ?customer_id=... from a customer,
 // ?ticket_id=... from a ticket); with ?play=1 the first playable result is loaded into the player.
-import { t, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
+import { t, errorText, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
 import { RecordingPlayer } from '/static/player.js';
+import { formatTime, fromBusinessTime } from '/static/time.js';
 
 const PAGE = 50;
 const form = document.getElementById('rec-search');
@@ -27,7 +28,11 @@ function duration(seconds) {
 function queryString() {
   const params = new URLSearchParams();
   for (const [key, value] of new FormData(form).entries()) {
-    if (String(value).trim() !== '') params.set(key, String(value).trim());
+    const text = String(value).trim();
+    if (text === '') continue;
+    // the from/to fields are the business zone's wall clock; the API compares naive UTC
+    const moment = key === 'from' || key === 'to' ? fromBusinessTime(text) : null;
+    params.set(key, moment ? moment.toISOString().slice(0, 19) : text);
   }
   params.set('limit', String(PAGE));
   params.set('offset', String(offset));
@@ -41,7 +46,7 @@ async function getJson(url) {
     return null;
   }
   const data = await response.json().catch(() => null);
-  if (!response.ok) throw new Error((data && data.detail) || `HTTP ${response.status}`);
+  if (!response.ok) throw new Error(errorText(data && data.detail) || `HTTP ${response.status}`);
   return data;
 }
 
@@ -56,7 +61,7 @@ function row(item) {
   tr.className = 'rec-row';
   tr.dataset.id = String(item.id);
   tr.dataset.callId = item.call_id || '';
-  const started = item.started_at ? item.started_at.replace('T', ' ').slice(0, 19) : '';
+  const started = formatTime(item.started_at);
   tr.append(
     cell(started),
     cell(item.agent),

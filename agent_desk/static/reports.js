@@ -2,6 +2,7 @@
 // Column labels come from the server in the chosen language; every other text goes through t().
 import { t, getLang, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
 import { get } from '/static/api.js';
+import { businessToday } from '/static/time.js';
 
 const KINDS = ['service_center', 'agent_service', 'queue_history', 'ivr', 'customer_calls', 'satisfaction',
   'seat_states', 'cdr'];
@@ -57,8 +58,16 @@ function seconds(value) {
   return h ? `${h}:${mm}:${String(s % 60).padStart(2, '0')}` : `${mm}:${String(s % 60).padStart(2, '0')}`;
 }
 
+// Columns whose cells are codes (stats/labels.py): shown by their names, direction.inbound -> 呼入 / Inbound.
+const CODED = new Set(['direction', 'disposition', 'hangup_by']);
+
 function cellText(column, value) {
   if (value === null || value === undefined) return '';
+  if (CODED.has(column.key) && value !== '') {
+    const key = `${column.key}.${value}`;
+    const text = t(key);
+    return text === key ? String(value) : text;
+  }
   if (column.kind === 'pct') return `${Number(value).toFixed(2)}%`;
   if (column.kind === 'seconds') return seconds(value);
   return String(value);
@@ -153,15 +162,6 @@ function renderDefinitions() {
   );
 }
 
-// Today in the business time zone (the server's), so that "today" means the same day as the reports.
-function businessToday() {
-  try {
-    return new Intl.DateTimeFormat('en-CA', { timeZone: info.timezone }).format(new Date());
-  } catch (_) {
-    return isoDate(new Date());
-  }
-}
-
 async function main() {
   await loadNamespace('common').catch(() => {});
   await loadNamespace('wallboard');
@@ -171,7 +171,7 @@ async function main() {
   fillSelect(document.getElementById('rp-group'), GROUPS, 'rp.group_');
   document.getElementById('rp-group').value = 'day';
   await loadInfo();
-  const today = businessToday();
+  const today = businessToday(); // the business zone's today, the same day the reports mean
   form.elements.start.value = `${today.slice(0, 8)}01`;
   form.elements.end.value = today;
   form.addEventListener('submit', run);

@@ -1,7 +1,8 @@
 // Voicemail (语音信箱): the mailboxes, the messages of one (caller, linked customer, time, duration,
 // new or heard), played in the browser through the voicemail audio endpoint, and "mark heard".
 // ?mailbox=100@default opens that mailbox.
-import { t, getLang } from '/static/i18n.js';
+import { t } from '/static/i18n.js';
+import { formatTime } from '/static/time.js';
 import { get, post } from '/static/api.js';
 import { h, fill, $, clock } from '/static/dom.js';
 import { RecordingPlayer } from '/static/player.js';
@@ -41,7 +42,7 @@ function playable(message) {
 }
 
 function when(iso) {
-  return iso ? new Date(iso).toLocaleString(getLang(), { hour12: false }) : '';
+  return formatTime(iso);
 }
 
 function row(message) {

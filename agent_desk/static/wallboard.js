@@ -3,7 +3,8 @@
 // agent.state frame one grid row. Longest wait and time in state tick locally between frames; the
 // grid's calls-today and current caller are refreshed from the snapshot every 30 s.
 import { t, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
-import { get, post } from '/static/api.js';
+import { get, post, ApiError } from '/static/api.js';
+import { formatTime } from '/static/time.js';
 import { DeskSocket } from '/static/ws.js';
 
 const REFRESH_MS = 30000;
@@ -149,7 +150,7 @@ function renderAgents() {
         el('td', '', row.name || row.agent),
         el('td', '', row.extension || ''),
         stateCell,
-        el('td', '', row.reason || ''),
+        el('td', '', reasonText(row.reason)),
         since,
         el('td', 'num', String(row.calls_today ?? 0)),
         el('td', '', row.current_caller || ''),
@@ -158,6 +159,14 @@ function renderAgents() {
       return tr;
     }),
   );
+}
+
+// A pause reason's name in the page's language (common.json's reason.*), else the code the PBX gave.
+function reasonText(reason) {
+  if (!reason) return '';
+  const key = `reason.${reason}`;
+  const text = t(key);
+  return text === key ? String(reason) : text;
 }
 
 function applyAgentState(event) {
@@ -194,13 +203,15 @@ async function refresh() {
     renderAllQueues();
     renderAgents();
     renderDefinitions();
+    return true;
   } catch (error) {
     message.textContent = t('wb.load_failed', { detail: error.message });
+    return !(error instanceof ApiError && error.status === 403);
   }
 }
 
 function tick() {
-  document.getElementById('clock').textContent = new Date().toLocaleTimeString();
+  document.getElementById('clock').textContent = formatTime(new Date(), 'time');
   for (const [name, entry] of queues) {
     const value = queueBox.querySelector(`[data-queue="${CSS.escape(name)}"] [data-key="longest_wait_s"]`);
     if (value) {
@@ -241,7 +252,8 @@ async function main() {
     }
   });
   if (new URLSearchParams(location.search).has('tv')) document.body.classList.add('tv');
-  await refresh();
+  // a refusal (the role changed since the page was served) ends the page: no grid, no buttons
+  if (!(await refresh())) return;
   const socket = new DeskSocket({
     onEvent: (event) => {
       if (event.type === 'queue.stats') applyQueueStats(event);
