@@ -93,7 +93,7 @@ SCOPE_RULES: dict[type, ScopeRule] = {
     OrderReturn: ScopeRule(via=(OrderReturn.order_id, Order)),
     TicketEvent: ScopeRule(via=(TicketEvent.ticket_id, Ticket)),
     Attachment: ScopeRule(via=(Attachment.ticket_id, Ticket)),
-    AuditEntry: ScopeRule((AuditEntry.user_id,)),
+    AuditEntry: ScopeRule(via=(AuditEntry.user_id, User)),  # what the people in one's scope did
 }
 
 # Tables that belong to no department, and why; their routes are guarded by permissions alone.

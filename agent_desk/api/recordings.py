@@ -32,6 +32,7 @@ router = APIRouter(prefix="/api/recordings", tags=["recordings"])
 
 CurrentUser = Annotated[Any, Depends(current_user)]
 DbSession = Annotated[Session, Depends(get_session)]
+RecordingReader = Annotated[Any, Depends(require("recording", "read"))]
 
 
 def _settings(request: Request) -> Settings:
@@ -75,7 +76,7 @@ def _audit(session: Session, request: Request, user: Any, action: str, row: Reco
 def list_recordings(
     request: Request,
     session: DbSession,
-    user: CurrentUser,
+    user: RecordingReader,
     date_from: datetime | None = Query(None, alias="from"),
     date_to: datetime | None = Query(None, alias="to"),
     call_id: str | None = Query(None, max_length=64),
