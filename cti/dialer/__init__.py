@@ -1,0 +1,1 @@
+"""The outbound dialer: a pure pacing core (``pacing``) and the asyncio shell that dials (``shell``)."""
