@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 
 from cti.simulator import composed
@@ -30,6 +31,9 @@ from cti.simulator.state import Event, PBXState
 log = logging.getLogger(__name__)
 Sink = Callable[[list[tuple[str, str]]], None]
 DEFAULT_QUEUES = {"support": "rrmemory", "sales": "ringall"}
+_AGENT_LEG = re.compile(r"^Local/(?P<ext>[^@]+)@agents-(?P<suffix>[0-9a-f]{8});1$")
+# gates past which another party talks (a transfer completed, a conference joined)
+_MOVED = frozenset({"consult", "transfer_after", "invite"})
 # calls whose agent talks at a "talk" gate that a desk command may act on
 ANSWERED_CALLS = frozenset({"inbound_answered", "inbound_recorded", "inbound_survey", "hold", "attended_transfer"})
 
@@ -188,9 +192,10 @@ class SimulatedPBX:
 
     @staticmethod
     def can_move(run: CallRun) -> bool:
-        """A Redirect, Atxfer or three-way is simulated for an answered queue call while its
-        agent talks (or is about to: the action is played at the talk gate)."""
-        answered = run.name in ANSWERED_CALLS
+        """A Redirect, Atxfer or three-way is simulated for an answered queue call while its first
+        agent talks (or is about to: the action is played at the talk gate); not once the call has
+        been transferred or moved into a conference, whose parties the recordings do not continue."""
+        answered = run.name in ANSWERED_CALLS and not _MOVED & run.passed and "moved" not in run.binding
         return answered and run.next_gate() == "talk" and not run.held
 
     def redirect(self, run: CallRun, extension: str) -> bool:
@@ -199,7 +204,8 @@ class SimulatedPBX:
             return False
         steps = TRANSFER_TAIL.steps(True)
         steps[0] = Step(0.0, steps[0].headers, steps[0].seq)
-        return run.replace_rest(steps, {"agent2": extension, "agent2_name": self._member_name(extension)})
+        params = {"agent2": extension, "agent2_name": self._member_name(extension), "moved": "1"}
+        return run.replace_rest(steps, params)
 
     def hangup(self, run: CallRun, channel: str = "") -> None:
         """A Hangup action: a waiting caller leaves the queue (transcript 08); a talking call ends
@@ -268,16 +274,24 @@ class SimulatedPBX:
         return False
 
     def spy(self, target: str, options: str, supervisor: str, action_id: str, talk: str) -> CallRun:
-        """ChanSpy from ``supervisor``'s extension on the agent leg ``target`` (transcript 12): one
-        session of listen (q), whisper (qw) or barge (qB), its own call."""
+        """ChanSpy from ``supervisor``'s extension on an agent's leg ``target``
+        (``Local/<ext>@agents-<n>;1``, transcript 12): one session of listen (q), whisper (qw) or
+        barge (qB), a call of its own; the spied party is described from its live channel."""
         piece = SPY_SESSIONS.get(options)
         chan = self.state.channel_by_name(target)
-        spied = self.call_of(target)
-        if piece is None or chan is None or spied is None or spied.binding.get("u2") != chan.uniqueid:
+        leg = _AGENT_LEG.match(target)
+        if piece is None or chan is None or leg is None:
             raise ScenarioError("Originate failed")
-        keep = ("u0", "u1", "u2", "u3", "s0", "s1", "caller", "caller_name", "agent", "agent_name", "queue")
-        values = {k: spied.binding[k] for k in keep if k in spied.binding}
-        values.update(supervisor=supervisor, talk=talk)
+        values = {
+            "agent": leg["ext"],
+            "s1": leg["suffix"],
+            "u2": chan.uniqueid,
+            "u0": chan.linkedid,
+            "caller": chan.snapshot.get("CallerIDNum", ""),
+            "caller_name": chan.snapshot.get("CallerIDName", ""),
+            "supervisor": supervisor,
+            "talk": talk,
+        }
         run = CallRun(
             "spy",
             piece.steps(),

@@ -260,19 +260,28 @@ CONFERENCE_END = Piece(T11, 327, 355, ((327, Gate("alone", 0.0)),))
 # leg, as parties u4/u5/s2; the supervisor stays ``talk`` seconds.
 
 
+_SPIES = (("u4", "u5", "s2"), ("u6", "u7", "s3"), ("u8", "u9", "s4"))  # the three sessions' parties
+
+
 def _spy_session(first: int, last: int, talk_seq: int, spy: tuple[str, str, str]) -> Piece:
     """The events of one spy session whose parties are ``spy`` (its two legs, its suffix), as
-    u4/u5/s2; the spied call's own events of the same seconds are left to that call."""
+    u4/u5/s2; the spied call's own events of the same seconds are left to that call, and a late
+    event of an earlier session to that session."""
     own = frozenset(spy) | {"supervisor"}
-    others = frozenset(e.seq for e in compile_template(T12) if first <= e.seq <= last and not own & _roles(e.headers))
-    rename = tuple((role, new) for role, new in zip(spy, ("u4", "u5", "s2"), strict=True) if role != new)
+    foreign = frozenset(role for other in _SPIES if other != spy for role in other)
+    others = frozenset(
+        e.seq
+        for e in compile_template(T12)
+        if first <= e.seq <= last and (not own & _roles(e.headers) or foreign & _roles(e.headers))
+    )
+    rename = tuple((role, new) for role, new in zip(spy, _SPIES[0], strict=True) if role != new)
     return Piece(T12, first, last, ((talk_seq, Gate("talk", 3.0)),), role_map=rename, skip=others)
 
 
 SPY_SESSIONS = {
-    "q": _spy_session(158, 242, 217, ("u4", "u5", "s2")),
-    "qw": _spy_session(244, 313, 290, ("u6", "u7", "s3")),
-    "qB": _spy_session(315, 396, 367, ("u8", "u9", "s4")),
+    "q": _spy_session(158, 242, 217, _SPIES[0]),
+    "qw": _spy_session(244, 313, 290, _SPIES[1]),
+    "qB": _spy_session(315, 396, 367, _SPIES[2]),
 }
 # Queue option c (13): the agent hangs up after ``talk`` seconds, the caller goes on into AGI(survey).
 INBOUND_SURVEY = Piece(T13, 10, 253, ((167, Gate("talk", 4.0)),), params=(("talk", "4"),))
