@@ -1,11 +1,11 @@
 """Call scenarios driven over AMI, each ending when its closing events have arrived.
 
 One driver per scenario sends the actions the CTI sends (``cti/commands.py``: Redirect for a blind
-transfer and for hold, Bridge for unhold, Atxfer, Redirect + Originate into ConfBridge for a
-three-way, Originate of ChanSpy for a supervisor) with Local-channel callers and agents, as in the
-recorded transcripts. The same drivers record the transcripts 09 and up
-(``tests/fixtures/ami/record_scenarios.py``) and run in ``tests/test_asterisk_live.py`` against
-the simulator and the real Asterisk.
+transfer and for hold, Bridge for unhold, Atxfer then a Hangup of the agent's leg (complete) or of
+the consultation (cancel), Redirect + Originate into ConfBridge for a three-way, Originate of
+ChanSpy for a supervisor) with Local-channel callers and agents, as in the recorded transcripts.
+The same drivers record the transcripts 09 and up (``tests/fixtures/ami/record_scenarios.py``) and
+run in ``tests/test_asterisk_live.py`` against the simulator and the real Asterisk.
 
 A scenario never waits for time: every step waits for the event that makes it possible (the agent
 talking, the consultation answered, the caller on music on hold), and the scenario ends when
