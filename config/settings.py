@@ -192,6 +192,45 @@ class Settings(BaseSettings):
     import_max_cells: int = Field(default=5_000_000, description="Most cells an imported file may hold.")
     # --- end CRM ---
 
+    # --- messaging: e-mail and SMS to customers (owned by crm_core/messaging) ---
+    smtp_host: str = Field("", description="SMTP server for e-mail; empty = e-mails are only written to the log.")
+    smtp_port: int = Field(587, description="SMTP port (587 submission with STARTTLS, 465 TLS, 25 plain).")
+    smtp_user: str = Field("", description="SMTP login; empty = no login.")
+    smtp_password: str = Field("", description="SMTP password (never stored in the repository).")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="SMTP security: STARTTLS after connecting, TLS from the start, or none."
+    )
+    smtp_from: str = Field("callcenter@localhost", description="From address of e-mails to customers.")
+    sms_gateway_kind: Literal["log", "http"] = Field(
+        "log", description="SMS gateway: log (written to the log only, the demo) or http (CC_SMS_GATEWAY_URL)."
+    )
+    sms_gateway_url: str = Field("", description="HTTP SMS gateway: messages are POSTed here as JSON.")
+    sms_gateway_key: str = Field("", description="HTTP SMS gateway key, sent as a bearer token (no default).")
+    messaging_send_timeout_s: float = Field(30.0, description="One SMTP or gateway send fails after this.")
+    messaging_max_attempts: int = Field(3, description="A message failing for a passing reason is tried this often.")
+    messaging_retry_s: float = Field(60.0, description="Wait before the next try, times the tries so far.")
+    messaging_poll_s: float = Field(5.0, description="How often serve looks for queued messages to send.")
+    # --- end messaging ---
+
+    # --- outbound: campaign dialer and callbacks (owned by cti/dialer, crm_core/services/outbound.py) ---
+    dialer_enabled: bool = Field(True, description="serve runs the campaign dialer (running campaigns dial).")
+    dialer_tick_s: float = Field(1.0, description="How often the dialer paces each running campaign.")
+    dialer_callee_context: str = Field(
+        "dialer-callee", description="Dialplan context the customer's leg is dialled in (Local/<number>@it/n)."
+    )
+    dialer_connect_context: str = Field(
+        "dialer-connect", description="Dialplan context an answered customer continues in (exten = the queue)."
+    )
+    dialer_drop_s: float = Field(
+        2.0, description="An answered campaign call with no agent within this many seconds is dropped."
+    )
+    dialer_ring_timeout_s: float = Field(25.0, description="How long a campaign call rings before no answer.")
+    callback_missed_after_s: int = Field(
+        900, description="A callback not made this many seconds after its time is reported as missed."
+    )
+    callback_queue: str = Field("support", description="The queue whose agents make the IVR's callback requests.")
+    # --- end outbound ---
+
     # --- demo ----------------------------------------------------------------------------------------
     sim_host: str = Field("127.0.0.1", description="Address the built-in PBX simulator listens on.")
     sim_port: int = Field(15038, description="AMI port of the built-in PBX simulator.")

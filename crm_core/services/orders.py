@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.errors import Conflict, InvalidInput, NotFound
+from crm_core.messaging import notify
 from crm_core.models import (
     Customer,
     Order,
@@ -154,6 +155,7 @@ def submit(session: Session, user: User, order_id: int, now: datetime | None = N
     steps_of(session, order.workflow_id)
     _event(session, order, user, "submit", to_step=0, now=now)
     order.status, order.step_position = IN_APPROVAL, 0
+    notify.order_step(session, order, "submit")  # service messages (templates with trigger order.submit)
     return order
 
 
@@ -200,6 +202,7 @@ def approve(
     step = steps[order.step_position]
     ensure_handler(user, step, "order")
     _apply_step(session, user, order, step.action, fields, now)
+    notify.order_step(session, order, step.action)  # e.g. "shipped, tracking number ..." on order.shipping
     last = order.step_position + 1 >= len(steps)
     _event(
         session,
@@ -244,6 +247,7 @@ def void(session: Session, user: User, order_id: int, reason: str, now: datetime
         raise InvalidInput("作废须填写原因 a reason is required", "reason")
     _event(session, order, user, "void", reason, None, now)
     order.status, order.void_reason = VOID, reason
+    notify.order_step(session, order, "void")
     return order
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.errors import Conflict, InvalidInput
+from crm_core.messaging import notify
 from crm_core.models import Attachment, Customer, Ticket, TicketEvent, TicketType, User, WorkflowStep, utcnow
 from crm_core.permissions import check, ensure_visible
 from crm_core.schemas import plain_text
@@ -87,6 +88,7 @@ def open_ticket(session: Session, user: User, data: dict[str, Any], now: datetim
     session.add(ticket)
     session.flush()
     _event(session, ticket, user, "create", data.get("description", ""), ticket.step_position, now)
+    notify.ticket_step(session, ticket, "create")  # service messages (templates with trigger ticket.create)
     audit.record(session, user, "create", "ticket", ticket.id)
     return ticket
 
@@ -107,9 +109,11 @@ def pass_on(
     steps = steps_of(session, ticket.workflow_id)
     here = _current(steps, ticket)
     ensure_handler(user, steps[here], "ticket", ticket.assignee_id)
+    notify.ticket_step(session, ticket, steps[here].action)  # the step done: ticket.<its action>
     if here + 1 >= len(steps):
         _event(session, ticket, user, "resolve", note, None, now)
         ticket.status, ticket.closed_at = RESOLVED, now
+        notify.ticket_step(session, ticket, "resolve")
         ticket.assignee_id = ticket.assignee_role_id = None
         return ticket
     nxt = steps[here + 1]
@@ -160,6 +164,7 @@ def close(session: Session, user: User, ticket_id: int, note: str = "", now: dat
         check(user, "ticket", "approve")  # closing unfinished work is a supervisor's decision
     _event(session, ticket, user, "close", note, None, now)
     ticket.status, ticket.closed_at = CLOSED, now
+    notify.ticket_step(session, ticket, "close")
     return ticket
 
 
