@@ -33,8 +33,13 @@ class RealPBX:
     def cli(self, command: str) -> str:
         """An Asterisk CLI command on this PBX (``rootfs.sh cli``), its output."""
         script = Path(__file__).resolve().parent.parent / "asterisk-dev" / "rootfs.sh"
+        env = dict(os.environ)
+        # the instance and root these tests were pointed at, not rootfs.sh's defaults
+        env["CC_ASTERISK_INSTANCE"] = env.get("CC_TEST_ASTERISK_INSTANCE", env.get("CC_ASTERISK_INSTANCE", "dev"))
+        if env.get("CC_TEST_ASTERISK_ROOTFS"):
+            env["CC_ASTERISK_ROOTFS"] = env["CC_TEST_ASTERISK_ROOTFS"]
         done = subprocess.run(
-            ["bash", str(script), "cli", command], capture_output=True, text=True, timeout=30, check=True
+            ["bash", str(script), "cli", command], capture_output=True, text=True, timeout=30, check=True, env=env
         )
         return done.stdout
 
