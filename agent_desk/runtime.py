@@ -73,6 +73,7 @@ class Runtime:
         self.board = _make_live_board(settings)
         self.recordings = RecordingIndexService(self.sessionmaker, settings, self.bus.publish, demo_audio=demo)
         self.voicemail = _make_voicemail_index(settings)
+        self.dialer = _make_dialer(settings, self.sessionmaker, lambda: self.commands)  # cti.dialer
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Any] = []
         self._pending: set[asyncio.Task[None]] = set()
@@ -102,6 +103,11 @@ class Runtime:
                 name="recording-retention",
             )
         )
+        if self.settings.dialer_enabled:  # campaigns (cti.dialer.shell): agent and call events, then pacing
+            from cti.dialer.shell import DIALER_EVENTS
+
+            self._consume("dialer", self.dialer.handle, DIALER_EVENTS)
+            self._tasks.append(loop.create_task(self.dialer.run(self._stop), name="dialer"))
         if hasattr(self.bridge, "add_ami_listener"):
             self.bridge.add_ami_listener(self._on_ami)
         if hasattr(self.bus, "start"):  # the journal: its consumers replay what a last run left
@@ -342,7 +348,36 @@ def _make_ivr(settings: Settings, publish: Callable[[dict[str, Any]], Awaitable[
     from ivr.crm_directory import CrmDirectory
 
     calendar = CalendarFile(settings.ivr_calendar_file)
-    return IVRServer(settings, publish, CrmDirectory(factory, settings.default_region), calendar=calendar)
+    directory = CrmDirectory(factory, settings.default_region, settings.callback_queue)
+    return IVRServer(settings, publish, directory, calendar=calendar)
+
+
+def _make_dialer(settings: Settings, factory: sessionmaker[Session], commands: Callable[[], Any]) -> Any:
+    """The campaign dialer; a campaign that follows the business calendar dials on its working days."""
+    from cti.dialer.shell import Dialer
+    from ivr.calendar import CalendarFile
+
+    calendar = CalendarFile(settings.ivr_calendar_file)
+
+    def working_day(local: Any) -> bool | None:
+        try:
+            return calendar.current().day_kind(local.date()) in ("weekday", "workday")
+        except Exception:  # an unreadable calendar: the campaign's own days decide
+            return None
+
+    return Dialer(
+        factory,
+        commands,
+        region=settings.default_region,
+        timezone=settings.timezone,
+        callee_context=settings.dialer_callee_context,
+        connect_context=settings.dialer_connect_context,
+        drop_s=settings.dialer_drop_s,
+        ring_timeout_s=settings.dialer_ring_timeout_s,
+        tick_s=settings.dialer_tick_s,
+        working_day=working_day,
+        callback_missed_after_s=settings.callback_missed_after_s,
+    )
 
 
 def _make_voicemail_index(settings: Settings) -> Any:

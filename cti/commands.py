@@ -260,6 +260,34 @@ class CallCommands:
             action["Variable"] = check_variables(variables)
         return await self._originate(action, ring_timeout_s)
 
+    async def originate_customer_first(
+        self,
+        number: str,
+        callee_context: str,
+        context: str,
+        exten: str,
+        caller_id: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        ring_timeout_s: float = 30.0,
+    ) -> dict[str, Any]:
+        """A campaign call (cti.dialer): ring ``Local/<number>@<callee_context>/n``; once the customer
+        answers, his leg continues at ``context``/``exten`` (a queue). Resolves on OriginateResponse:
+        answered (``Uniqueid`` is the call's Linkedid), else ``CommandError`` with the Reason (busy...)."""
+        action: dict[str, Any] = {
+            "Action": "Originate",
+            "Channel": f"Local/{normalise_number(number)}@{check_context(callee_context)}/n",
+            "Context": check_context(context),
+            "Exten": check_queue(exten),
+            "Priority": "1",
+            "Timeout": str(int(ring_timeout_s * 1000)),
+            "Async": "true",
+        }
+        if caller_id:
+            action["CallerID"] = check_text(caller_id, "caller id")
+        if variables:
+            action["Variable"] = check_variables(variables)
+        return await self._originate(action, ring_timeout_s)
+
     async def hangup(self, channel: str, cause: int = 16) -> dict[str, Any]:
         if not isinstance(cause, int) or not 0 <= cause <= 127:
             raise InvalidArgument(f"invalid hangup cause {cause!r}", zh=f"挂机原因码无效：{cause!r}")

@@ -2,7 +2,8 @@
 
 VIP and blacklist come from the customer record: ``level`` ``VIP`` or a truthy ``vip`` custom field;
 a truthy ``blacklisted`` custom field (or status ``blacklisted``). A callback request becomes a ticket
-of type ``callback`` (else ``other``), high priority, linked to the call, for the agents to work.
+of type ``callback`` (else ``other``), high priority, linked to the call, and a callback due at once for the
+agents of ``callback_queue`` (crm_core.services.outbound).
 Database work runs in a thread so the FastAGI loop never blocks.
 """
 
@@ -19,6 +20,7 @@ from crm_core.lookup import lookup
 from crm_core.models import Customer, Order, Ticket, TicketType
 from crm_core.models.base import utcnow
 from crm_core.services.calls import link_call
+from crm_core.services.outbound import schedule_callback
 
 CALLBACK_TYPES = ("callback", "other")
 
@@ -48,9 +50,12 @@ def order_status(order: Order) -> str:
 
 
 class CrmDirectory:
-    def __init__(self, factory: sessionmaker[Session], default_region: str = "CN") -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], default_region: str = "CN", callback_queue: str = "support"
+    ) -> None:
         self.factory = factory
         self.region = default_region
+        self.callback_queue = callback_queue  # its agents see the request on the desk, due at once
 
     async def find_by_number(self, number: str) -> dict[str, Any] | None:
         return await asyncio.to_thread(self._find_by_number, number)
@@ -108,4 +113,8 @@ class CrmDirectory:
             session.flush()
             if call_id:
                 link_call(session, call_id, ticket_id=ticket.id, customer_id=found["id"] if found else None)
+            schedule_callback(
+                session, phone=number, due_at=now, customer_id=found["id"] if found else None,
+                queue=self.callback_queue, note=note, source="ivr", call_id=call_id, region=self.region,
+            )
             session.commit()
