@@ -110,10 +110,18 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
                 return []
             handler = self._on_varset
         stats.handled += 1
-        if "Timestamp" in msg or now is None:
-            t = self._time(msg, now)
+        stamp = msg.get("Timestamp")
+        if stamp is not None:
+            try:
+                t = float(stamp)
+            except (TypeError, ValueError):
+                t = -1.0
+            if 0.0 <= t < 1e11:
+                self._last_t = t
+            else:
+                t = self._time(msg, now)
         else:
-            t = now
+            t = now if now is not None else 0.0
             if t > self._last_t:
                 self._last_t = t
         out: list[Event] = []

@@ -61,7 +61,7 @@ class TrackerStats:
 
 def text(value: Any) -> str:
     """A header value as text; a repeated header (a list) gives its first value."""
-    if isinstance(value, str):
+    if value.__class__ is str:
         return value
     if isinstance(value, list) and value and isinstance(value[0], str):
         return value[0]
@@ -111,6 +111,7 @@ class CallBook:
         self._bridges: dict[str, Bridge] = {}
         # QueueEntry replies for channels not adopted yet: uniqueid -> (queue, position, joined_at)
         self._queue_entries: dict[str, tuple[str, int | None, float]] = {}
+        self._kinds: dict[str, tuple[str | None, bool, str | None]] = {}
         self._out: list[Event] = []
         self._last_t = 0.0
 
@@ -126,8 +127,10 @@ class CallBook:
         return {"number": party.number, "name": party.name, "extension": party.extension}
 
     def _chan(self, msg: dict[str, Any], key: str = "Uniqueid") -> Channel | None:
-        uid = msg.get(key)
-        return self._channels.get(uid) if isinstance(uid, str) else None
+        try:
+            return self._channels.get(msg.get(key))  # type: ignore[arg-type]
+        except TypeError:  # a repeated header (a list) names no channel
+            return None
 
     # --- creation ------------------------------------------------------------------------------------
     def _new_call(self, uid: str, t: float) -> Call:
@@ -163,42 +166,46 @@ class CallBook:
 
     def _add_channel(self, msg: dict[str, Any], t: float) -> Channel | None:
         """A channel from a Newchannel (or a CoreShowChannel of a channel never seen)."""
-        uid = text(msg.get("Uniqueid"))
-        name = text(msg.get("Channel"))
+        get = msg.get
+        uid = text(get("Uniqueid"))
+        name = text(get("Channel"))
         if not uid or not name:
             self.stats.malformed += 1
             return None
-        existing = self._channels.get(uid)
+        channels = self._channels
+        existing = channels.get(uid)
         if existing is not None:
             return existing
-        while self._calls and len(self._channels) >= self.config.max_live_channels:
+        while self._calls and len(channels) >= self.config.max_live_channels:
             self._forget(next(iter(self._calls.values())))
             self.stats.dropped_calls += 1
-        linkedid = text(msg.get("Linkedid")) or uid
+        linkedid = text(get("Linkedid")) or uid
         call = self._calls.get(linkedid)
         if call is None or call.ended:
             call = self._new_call(linkedid, t)
-        context = text(msg.get("Context"))
-        exten = text(msg.get("Exten"))
+        context = text(get("Context"))
+        exten = text(get("Exten"))
         party = None
-        base = local_base(name)
-        if base is not None:
-            partner = self._names.get(base + ("2" if name[-1] == "1" else "1"))
-            if partner is not None and partner.call is call:
-                party = partner.party
+        if name[-2:-1] == ";" and name.startswith("Local/"):
+            last = name[-1]
+            if last == "1" or last == "2":
+                partner = self._names.get(name[:-1] + ("2" if last == "1" else "1"))
+                if partner is not None and partner.call is call:
+                    party = partner.party
         if party is None:
             party = self._new_party(call, name)
+        state = get("ChannelState")
         chan = Channel(
-            uid=uid,
-            name=name,
-            call=call,
-            party=party,
-            context=context,
-            exten=exten,
-            state=to_int(msg.get("ChannelState"), 0) or 0,
-            created=t,
+            uid,
+            name,
+            call,
+            party,
+            context,
+            exten,
+            (to_int(state, 0) or 0) if state.__class__ is not str or not state.isdigit() else int(state),
+            t,
         )
-        self._channels[uid] = chan
+        channels[uid] = chan
         self._names[name] = chan
         call.channels[uid] = chan
         party.channels[uid] = chan
@@ -208,17 +215,33 @@ class CallBook:
         self._caller_id(chan, msg)
         return chan
 
+    def _kind(self, name: str) -> tuple[str | None, bool, str | None]:
+        """(extension, trunk, Local extension) of a channel name, cached by the name without its
+        sequence suffix (``PJSIP/1001-0000002a`` and ``Local/1001@agents-0000001c;1`` repeat it)."""
+        dash = name.rfind("-")
+        key = name[:dash] if dash > 0 else name
+        kind = self._kinds.get(key)
+        if kind is None:
+            config = self.config
+            kind = (config.extension_of(name), config.is_trunk(name), local_exten(name))
+            if len(self._kinds) >= 4096:
+                self._kinds.clear()
+            self._kinds[key] = kind
+        return kind
+
     def _new_party(self, call: Call, name: str) -> Party:
-        role = CALLER if not call.parties else CALLEE
-        party = Party(call=call, role=role, face=name, trunk=self.config.is_trunk(name))
-        party.extension = self.config.extension_of(name)
-        if party.extension is not None:
-            party.number = party.extension
-        elif role == CALLEE:
-            party.number = local_exten(name)
-        call.parties.append(party)
-        if party.extension is not None:
+        parties = call.parties
+        role = CALLEE if parties else CALLER
+        extension, trunk, exten = self._kind(name)
+        party = Party(call=call, role=role, face=name, trunk=trunk, extension=extension)
+        if extension is not None:
+            party.number = extension
+            parties.append(party)
             self.agents.attach(party)
+            return party
+        if role == CALLEE:
+            party.number = exten
+        parties.append(party)
         return party
 
     def _caller_id(self, chan: Channel, msg: dict[str, Any]) -> None:
@@ -345,6 +368,23 @@ class CallBook:
     def _reach(bridge: Bridge, seen: set[str] | None = None) -> list[Party]:
         """The people in ``bridge`` and in every bridge joined to it through plumbing Local pairs
         (``seen`` collects the uids of the bridges visited)."""
+        channels = bridge.channels
+        count = len(channels)
+        if count <= 2:
+            # the common cases: two people, or one alone, with no plumbing in between
+            if count == 2:
+                a, b = channels.values()
+                pa, pb = a.party, b.party
+                fast = None if pa.via or pb.via else [pa] if pa is pb else [pa, pb]
+            elif count == 1:
+                (a,) = channels.values()
+                fast = None if a.party.via else [a.party]
+            else:
+                fast = []
+            if fast is not None:
+                if seen is not None:
+                    seen.add(bridge.uid)
+                return fast
         people: list[Party] = []
         if seen is None:
             seen = set()
@@ -657,9 +697,13 @@ class CallBook:
 
     def _bridge_changed(self, bridge: Bridge, call: Call, t: float) -> None:
         self._update_talk(call, t)
-        for other in {c.call.uid: c.call for c in bridge.channels.values()}.values():
-            if other is not call:
-                self._update_talk(other, t)
+        others: list[Call] = []
+        for chan in bridge.channels.values():
+            other = chan.call
+            if other is not call and other not in others:
+                others.append(other)
+        for other in others:
+            self._update_talk(other, t)
 
     def _party_gone(self, party: Party, t: float, silent: bool = False) -> None:
         party.ended = True
