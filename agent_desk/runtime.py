@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent_desk.event_path import journal_history
 from config import Settings
 from crm_core.db import make_engine, make_sessionmaker, migrate
+from crm_core.messaging.outbox import make_outbox
 from cti.bridge import AMIBridge
 from cti.bus import make_durable_bus
 from cti.bus.base import EventBus
@@ -73,6 +74,7 @@ class Runtime:
         self.board = _make_live_board(settings)
         self.recordings = RecordingIndexService(self.sessionmaker, settings, self.bus.publish, demo_audio=demo)
         self.voicemail = _make_voicemail_index(settings)
+        self.outbox = make_outbox(self.sessionmaker, settings)  # e-mail and SMS queued by the CRM (crm_core.messaging)
         self.dialer = _make_dialer(settings, self.sessionmaker, lambda: self.commands)  # cti.dialer
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Any] = []
@@ -103,6 +105,8 @@ class Runtime:
                 name="recording-retention",
             )
         )
+        outbox = self.outbox.run_forever(self.settings.messaging_poll_s)
+        self._tasks.append(loop.create_task(outbox, name="message-outbox"))
         if self.settings.dialer_enabled:  # campaigns (cti.dialer.shell): agent and call events, then pacing
             from cti.dialer.shell import DIALER_EVENTS
 

@@ -163,7 +163,7 @@ async def test_a_bulk_sms_to_a_crm_search_honours_opt_outs(
     services.set_opt_out(db, org.agent_a, contact_no.id, "sms", True, contact_id=boss.id)
     template = _template(db, org, name="促销", channel="sms", body="{{ customer.name }}：本周会员日，回T退订")
 
-    batch = services.bulk_send(db, org.supervisor_a, template.id, filters={"region": "上海"})
+    batch = services.bulk_send(db, org.supervisor_a, services.Draft.of(template), filters={"region": "上海"})
     db.commit()
     assert (batch.matched, batch.queued, batch.opted_out, batch.no_address) == (5, 2, 2, 1)
 
@@ -287,7 +287,7 @@ def test_the_report_counts_sent_failed_and_skipped_per_channel_template_and_day(
     a = _customer(db, org, "甲", "13800000001")
     b = _customer(db, org, "乙", None)
     template = _template(db, org, name="会员日", channel="sms", body="您好")
-    services.bulk_send(db, org.supervisor_a, template.id, q="")
+    services.bulk_send(db, org.supervisor_a, services.Draft.of(template), q="")
     db.flush()
     first = db.scalar(select(Message).where(Message.customer_id == a.id))
     assert first is not None

@@ -600,6 +600,38 @@ TABLE: dict[str, Spec] = {
     f"GET {C}/export/orders": dept(
         "order.export", actor="sup_a", query={"format": "csv"}, other=OK, why="exports the scope's rows"
     ),
+    # --- messaging (crm_core.messaging) ------------------------------------------------------------------
+    "GET /messaging": public(),
+    "GET /api/messaging/templates": shared("message_template.read"),
+    "POST /api/messaging/templates": admin(
+        "message_template.create", body={"name": "会员日", "channel": "sms", "body": "{{ customer.name }}您好"}
+    ),
+    **{
+        f"{m} /api/messaging/templates/{{template_id}}": admin(
+            f"message_template.{a}",
+            params={"template_id": "999999"},
+            body={"name": "x", "channel": "sms", "body": "x"},
+            own=frozenset({404}),
+            why="no template in this world: past the permission check, the template is not found",
+        )
+        for m, a in (("PUT", "update"), ("DELETE", "delete"))
+    },
+    "POST /api/messaging/preview": dept(
+        "message_template.read", body={"customer_id": "@customerA", "channel": "sms", "body": "{{ customer.name }}"}
+    ),
+    "POST /api/messaging/send": dept(
+        "message.create", body={"customer_id": "@customerA", "channel": "sms", "body": "您好"}
+    ),
+    "POST /api/messaging/bulk": shared(
+        "message.bulk", actor="sup_a", body={"channel": "sms", "body": "您好", "filters": {"region": "nowhere"}}
+    ),
+    "GET /api/messaging/messages": dept("message.read", query={"customer_id": "@customerA"}),
+    "GET /api/messaging/customers/{customer_id}/opt-outs": dept("customer.read", params={"customer_id": "@customerA"}),
+    "PUT /api/messaging/customers/{customer_id}/opt-outs": dept(
+        "customer.update", params={"customer_id": "@customerA"}, body={"channel": "sms", "opted_out": True}
+    ),
+    "GET /api/messaging/report": shared("report.read", actor="sup_a", query=REPORT),
+    "GET /api/messaging/report/export": shared("report.export", actor="sup_a", query=REPORT),
     # --- statistics, monitoring, recordings -------------------------------------------------------------
     "GET /api/stats/kinds": shared("report.read", actor="sup_a"),
     "GET /api/stats/reports/{kind}": dept(

@@ -13,7 +13,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_core.messaging.channels import Channel, Delivery, Outgoing
+from config import Settings
+from crm_core.messaging.channels import Channel, Delivery, Outgoing, channels_from_settings
 from crm_core.messaging.services import claim_due, record_delivery
 from crm_core.models import utcnow
 
@@ -72,3 +73,14 @@ class Outbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), poll_s)
             self.wake.clear()
+
+
+def make_outbox(factory: sessionmaker[Session], settings: Settings) -> Outbox:
+    """The outbox with the channels the settings name (SMTP or the log; the HTTP gateway or the log)."""
+    return Outbox(
+        factory,
+        channels_from_settings(settings),
+        max_attempts=settings.messaging_max_attempts,
+        retry_s=settings.messaging_retry_s,
+        lease_s=settings.messaging_send_timeout_s * 2,
+    )

@@ -302,25 +302,25 @@ def customer_search(session: Session, user: User, q: str = "", filters: Mapping[
 def bulk_send(
     session: Session,
     user: User,
-    template_id: int,
+    draft: Draft,
     q: str = "",
     filters: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> MessageBatch:
-    """A template to every customer of a search; opted-out customers and contacts get a skipped row."""
+    """A template (or a typed text) to every customer of a search; opted-out ones get a skipped row."""
     check(user, "message", "bulk")
-    template = get_template(session, template_id)
-    if not template.is_active:
-        raise InvalidInput("模板已停用 the template is not active", "template_id")
-    if template.trigger:
+    if draft.channel not in CHANNELS:
+        raise InvalidInput("渠道须为 email 或 sms channel must be email or sms", "channel")
+    if draft.trigger:
         raise InvalidInput("服务通知模板不能群发 a service-message template cannot be sent in bulk", "template_id")
+    templates.check_fields([draft.subject, draft.body], templates.BASE_FAMILIES)
     ids = list(session.scalars(customer_search(session, user, q, filters).with_only_columns(Customer.id)))
     if len(ids) > MAX_BULK:
         raise InvalidInput(f"一次最多群发 {MAX_BULK} 位客户 at most {MAX_BULK} customers per bulk send", "q")
     now = now or utcnow()
     batch = MessageBatch(
-        template_id=template.id,
-        channel=template.channel,
+        template_id=draft.template_id,
+        channel=draft.channel,
         search=json.dumps({"q": q, "filters": dict(filters or {})}, ensure_ascii=False),
         matched=len(ids),
         created_by=user.id,
@@ -328,7 +328,6 @@ def bulk_send(
     )
     session.add(batch)
     session.flush()
-    draft = Draft.of(template)
     counts: dict[str, int] = defaultdict(int)
     for start in range(0, len(ids), CHUNK):
         recipients = load_recipients(session, ids[start : start + CHUNK])
