@@ -8,6 +8,7 @@ as ``agent.state`` events on the websocket.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from agent_desk.api.ws import is_supervisor
-from agent_desk.deps import csrf_protect, current_user, get_session
+from agent_desk.deps import app_sessionmaker, csrf_protect, current_user, get_session
 from agent_desk.desk_calls import CallParties, NotYourCall, agent_channel, messages_for, parties_of
 from crm_core.errors import CrmError
 from crm_core.models import Product, Seat, TicketType, User
@@ -268,6 +269,10 @@ async def set_state(request: Request, body: StateBody, user: CurrentUser) -> dic
 async def click_to_dial(request: Request, body: DialBody, user: CurrentUser) -> dict[str, Any]:
     commands, ext = runtime_of(request).commands, extension_of(user)
     number = "".join(ch for ch in body.number if ch.isdigit() or ch in "+*#")
+    from agent_desk.api.outbound_desk import refuse_do_not_call  # a do-not-call number is refused (409)
+
+    region = request.app.state.settings.default_region
+    await asyncio.to_thread(refuse_do_not_call, app_sessionmaker(request.app), number, region)
     return await run_command(commands.originate_click_to_dial(ext, number))
 
 

@@ -52,6 +52,7 @@ class LiveCall:
     answered: float | None = None
     agent: str = ""
     connected: float | None = None
+    preview: bool = False  # dialled by the agent (click-to-dial): the tracker's disposition is the outcome
 
 
 @dataclass(slots=True)
@@ -112,14 +113,27 @@ class Dialer:
         live = self.calls.get(str(event.get("call_id") or ""))
         if live is None:
             return
-        if kind == "call.answered" and event.get("agent") and live.connected is None:
+        if kind == "call.answered" and event.get("agent") and live.connected is None and not live.preview:
             live.agent, live.connected = str(event["agent"]), time.monotonic()
             await asyncio.to_thread(self._db, svc.connect_attempt, live.attempt_id, live.agent, _utcnow())
         elif kind == "call.ended":
             self.calls.pop(str(event["call_id"]), None)
-            await self._ended(live)
+            await self._ended(live, event)
 
-    async def _ended(self, live: LiveCall) -> None:
+    def track_preview(self, call_id: str, attempt_id: int, campaign_id: int, lead_id: int, agent: str) -> None:
+        """A call the agent dialled from a preview lead or a callback: its end closes the attempt."""
+        now = time.monotonic()
+        self.calls[call_id] = LiveCall(attempt_id, campaign_id, lead_id, now, now, agent, None, preview=True)
+
+    async def _ended(self, live: LiveCall, event: Event) -> None:
+        if live.preview:
+            outcome = {"answered": "connected", "busy": "busy", "no_answer": "no_answer"}.get(
+                str(event.get("disposition") or ""), "failed"
+            )
+            if outcome == "connected":
+                await asyncio.to_thread(self._db, svc.connect_attempt, live.attempt_id, live.agent, _utcnow())
+            await asyncio.to_thread(self._db, svc.finish_attempt, live.attempt_id, outcome, _utcnow())
+            return
         stats = self._pace(live.campaign_id).stats
         if live.connected is not None:
             stats.handled(time.monotonic() - live.connected)

@@ -18,6 +18,18 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = ("outbound",)
 depends_on: str | Sequence[str] | None = "crm_0003"
 
+# Supervisors run campaigns (administrators have every permission); agents read them on the desk.
+PERMISSIONS = {"supervisor": ("read", "create", "update", "delete"), "agent": ("read",)}
+# The codes every call may be wrapped up with until an administrator defines a queue's or a campaign's.
+DEFAULT_CODES = [
+    ("sale", "成交 Sale", True, False),
+    ("interested", "有意向 Interested", False, True),
+    ("not_interested", "无意向 Not interested", False, False),
+    ("callback", "预约回拨 Call back", False, True),
+    ("wrong_number", "号码错误 Wrong number", False, False),
+    ("do_not_call", "拒绝来电 Do not call", False, False),
+]
+
 TABLES = (
     "outbound_call_dispositions",
     "outbound_attempts",
@@ -242,7 +254,30 @@ def upgrade() -> None:
         unique=False,
     )
 
+    seed()
+
+
+def seed() -> None:
+    conn = op.get_bind()
+    meta = sa.MetaData()
+    roles = sa.Table("roles", meta, autoload_with=conn)
+    perms = sa.Table("permissions", meta, autoload_with=conn)
+    codes = sa.Table("outbound_disposition_codes", meta, autoload_with=conn)
+    for role, actions in PERMISSIONS.items():
+        role_id = conn.scalar(sa.select(roles.c.id).where(roles.c.name == role))
+        if role_id is not None:
+            conn.execute(perms.insert(), [{"role_id": role_id, "resource": "campaign", "action": a} for a in actions])
+    conn.execute(
+        codes.insert(),
+        [
+            {"code": c, "name": n, "queue": "", "campaign_id": None, "is_success": ok, "retry": again,
+             "position": i, "is_active": True}
+            for i, (c, n, ok, again) in enumerate(DEFAULT_CODES)
+        ],
+    )
+
 
 def downgrade() -> None:
+    op.execute("DELETE FROM permissions WHERE resource = 'campaign'")
     for table in TABLES:
         op.drop_table(table)
