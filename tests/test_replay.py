@@ -195,3 +195,25 @@ def test_other_agi_commands_leave_an_unanswered_ivr_call_abandoned() -> None:
     events = [e for m, t in messages for e in tracker.feed(m, t)]
     (ended,) = [e for e in events if e["type"] == "call.ended"]
     assert ended["disposition"] == "abandoned"
+
+
+def test_caller_number_set_by_the_dialplan_after_the_dial_began() -> None:
+    """Transcript 20: an inbound caller originated with no caller ID; from-pstn sets 5558001 after
+    the Local pair's DialBegin, so it arrives as NewCallerid: ringing, answer and end carry it."""
+    events = _expected("20_caller_id_rewrite.expected.jsonl")
+    updates = [e["caller"] for e in events if e["type"] == "call.updated"]
+    assert updates and updates[-1] == {"number": "5558001", "name": "PSTN 5558001"}
+    for kind in ("call.ringing", "call.answered", "call.ended"):
+        assert {e["caller"]["number"] for e in events if e["type"] == kind} == {"5558001"}, kind
+    (ended,) = [e for e in events if e["type"] == "call.ended"]
+    assert ended["answered"] and ended["agent"] == "1001"
+
+
+def test_blind_transfer_to_a_target_that_does_not_answer_is_failed() -> None:
+    """Transcript 22: agent 1001 answers, the caller is redirected to 1099, which rings 6 s."""
+    events = _expected("22_blind_transfer_no_answer.expected.jsonl")
+    assert not [e for e in events if e["type"] == "call.transferred"]
+    (failed,) = [e for e in events if e["type"] == "call.transfer_failed"]
+    assert (failed["kind"], failed["from"], failed["to"], failed["reason"]) == ("blind", "1001", "1099", "noanswer")
+    (ended,) = [e for e in events if e["type"] == "call.ended"]
+    assert ended["answered"] and [leg["agent"] for leg in ended["legs"]] == ["1001"]
