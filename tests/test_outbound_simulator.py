@@ -93,7 +93,8 @@ async def test_campaign_of_20_leads_on_the_simulator(product: tuple[Runtime, PBX
                                                                  Attempt.outcome == "connected")):
                 if attempt.call_id not in wrapped:
                     code = "sale" if len(wrapped) % 3 == 0 else "not_interested"
-                    svc.record_disposition(session, attempt.call_id, code, agent=attempt.agent, now=datetime.now(UTC).replace(tzinfo=None))
+                    now = datetime.now(UTC).replace(tzinfo=None)
+                    svc.record_disposition(session, attempt.call_id, code, agent=attempt.agent, now=now)
                     wrapped.add(attempt.call_id)
             session.commit()
         seen = counts()
