@@ -6,6 +6,7 @@ import { api, get, post, ApiError, csrfToken } from '/static/api.js';
 import { h, fill } from '/static/dom.js';
 import { busy, guarded } from '/static/ivr-admin.js';
 import { playCall } from '/static/player.js';
+import { messagesPanel } from '/static/messaging-card.js';
 import {
   PAGE_SIZE, session, go, qs, when, label, userName, optional, flash, action, field, details, select, form,
   section, table, filterBar, link, badge, dialButton, empty, confirmButton, saveButtons, listSection,
@@ -232,6 +233,7 @@ export async function card(params, id) {
       relatedPanel('ticket', customer, ticketPage, TICKET_COLUMNS),
       relatedPanel('order', customer, orderPage, ORDER_COLUMNS),
       section('crm.call.title', calls && calls.length ? callsTable(calls, recorded) : empty()),
+      messagesPanel(customer),
       followupsPanel(customer, followups)));
 }
 

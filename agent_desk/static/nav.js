@@ -13,6 +13,7 @@ export const PAGES = [
   ['/recordings', 'nav.recordings', []],
   ['/wallboard', 'nav.wallboard', ['admin', 'supervisor']],
   ['/reports', 'nav.reports', ['admin', 'supervisor', 'quality']],
+  ['/messaging', 'nav.messaging', ['admin', 'supervisor']],
   ['/voicemail', 'nav.voicemail', ['admin', 'supervisor']],
   ['/admin/ivr', 'nav.ivr', ['admin']],
   ['/admin/calendar', 'nav.calendar', ['admin']],

@@ -38,7 +38,7 @@ class MissingFields(InvalidInput):
     def __init__(self, names: list[str]) -> None:
         self.names = names
         listed = ", ".join(names)
-        super().__init__(f"模板字段缺少值 missing template fields: {listed}", "body")
+        super().__init__(f"模板字段缺少值「{listed}」 missing template fields: {listed}", "body")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ def check_fields(texts: Iterable[str], families: Iterable[str]) -> list[str]:
     for text in texts:
         for name in fields_in(text):
             if name not in allowed and not (customs and name.startswith(CUSTOM_PREFIX) and name != CUSTOM_PREFIX):
-                raise TemplateError(f"模板不能使用字段 the template cannot use the field {name}")
+                raise TemplateError(f"模板不能使用字段「{name}」 the template cannot use the field {name}")
             if name not in used:
                 used.append(name)
     return used
