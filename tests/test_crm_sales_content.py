@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core.errors import InvalidInput, PermissionDenied
+from crm_core.errors import Conflict, InvalidInput, PermissionDenied
 from crm_core.models import Announcement, Customer, KbArticle, Opportunity, OpportunityStage, Seat
 from crm_core.services import content, records, sales
 from crm_core.services import resources as res
@@ -112,9 +112,10 @@ def test_logging_in_at_a_seat_takes_its_extension(db: Session, org: Org) -> None
     db.flush()
     sit_at(db, org.agent_a, "A-01")
     assert org.agent_a.extension == "8001"
-    sit_at(db, org.agent_b, "A-01")
+    with pytest.raises(Conflict):  # taken: nobody is moved off a seat he is logged in at
+        sit_at(db, org.agent_a2, "A-01")
     db.flush()
     db.refresh(org.agent_a)
-    assert org.agent_a.extension is None
+    assert org.agent_a.extension == "8001"
     found = user_for_extension(db, "8001")
-    assert found is not None and found.id == org.agent_b.id
+    assert found is not None and found.id == org.agent_a.id

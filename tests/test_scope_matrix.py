@@ -259,7 +259,9 @@ TABLE: dict[str, Spec] = {
         "customer.claim",
         params={"customer_id": "@customerA"},
         own=frozenset({409}),
-        why="one's own customer is claimed already",
+        other=frozenset({409}),
+        why="only pool customers are claimed: an owned one (any department) is refused as not in the pool, "
+        "and the answer shows nothing of it",
     ),
     f"POST {C}/customers/{{customer_id}}/release": dept("customer.update", params={"customer_id": "@customerA"}),
     f"POST {C}/customers/{{customer_id}}/followups": dept(

@@ -145,7 +145,6 @@ def claim(session: Session, user: User, customer_id: int, now: datetime | None =
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         _customer(session, customer_id)
-        ensure_visible(session, user, Customer, customer_id)  # another department's customer: 403, not 409
         raise Conflict("该客户不在公海中 the customer is not in the public pool")
     audit.record(session, user, "claim", "customer", customer_id)
     customer = _customer(session, customer_id)
