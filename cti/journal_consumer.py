@@ -73,6 +73,7 @@ class JournalConsumer:
         retry_max_s: float = 5.0,
         outage: Callable[[BaseException], bool] = is_outage,
         before_batch: Callable[[], Awaitable[None]] | None = None,
+        duty: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
@@ -83,6 +84,9 @@ class JournalConsumer:
         self.retry_max_s = retry_max_s
         self._outage = outage
         self._before_batch = before_batch
+        # share of the time a backlog may keep the sink busy: a sink in a worker thread competes for
+        # the GIL with the event loop, and a backlog must not take the web's time (0.5: rest as long)
+        self.duty = min(1.0, max(0.05, duty))
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -148,12 +152,14 @@ class JournalConsumer:
                 continue
             if self._before_batch is not None:
                 await self._before_batch()
+            began = time.monotonic()
             await self._deliver(batch.events)
             self.journal.commit(self.name, batch.end)
             self.delivered += len(batch.events)
             self.batches += 1
             self._idle.set()
-            await asyncio.sleep(0)  # let the loop breathe between batches of a backlog
+            rest = (time.monotonic() - began) * (1 / self.duty - 1) if len(batch.events) >= self.batch else 0.0
+            await asyncio.sleep(min(rest, 1.0))  # let the loop breathe between batches of a backlog
 
     async def _deliver(self, events: list[Event]) -> None:
         delay = self.retry_min_s

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,8 @@ from cti.ami.parser import AMIParser, Message
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[Message], None]
+DISPATCH_SLICE = 100  # AMI messages routed per turn of the event loop (see AMIStreamProtocol._dispatch)
+READ_BYTES = 32 * 1024  # at most this is read from the PBX per turn of the loop
 Reply = PanoramiskMessage | list[PanoramiskMessage]
 
 
@@ -126,6 +129,11 @@ class AMIStreamProtocol(AMIProtocol):
         self.parser = AMIParser()
         self.event_sink = None
         self.banner_seen = asyncio.get_running_loop().create_future()
+        if hasattr(transport, "max_size"):
+            transport.max_size = READ_BYTES  # bounded reads: a burst is parsed a slice at a time
+        self._backlog: deque[Message] = deque()
+        self._dispatching = False
+        self._reading_paused = False
 
     def data_received(self, data: bytes) -> None:
         stats = self.parser.stats
@@ -137,8 +145,33 @@ class AMIStreamProtocol(AMIProtocol):
         if self.parser.banner is not None and not self.banner_seen.done():
             self.version = self.parser.banner.partition("/")[2].strip()
             self.banner_seen.set_result(self.parser.banner)
-        for msg in messages:
-            self._route(msg)
+        self._backlog.extend(messages)
+        if not self._dispatching:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Route at most ``DISPATCH_SLICE`` messages, in order; while more are waiting, reading is
+        paused and the rest follows on the next turns of the loop, so a flood from the PBX slows the
+        event path (TCP pushes back on the PBX) and never the other work of the process."""
+        self._dispatching = False
+        for _ in range(min(DISPATCH_SLICE, len(self._backlog))):
+            self._route(self._backlog.popleft())
+        transport: Any = self.transport
+        if self._backlog:
+            if not self._reading_paused and transport is not None and not transport.is_closing():
+                transport.pause_reading()
+                self._reading_paused = True
+            self._dispatching = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
+        elif self._reading_paused:
+            self._reading_paused = False
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        while self._backlog:  # what was received is routed before the loss is told
+            self._route(self._backlog.popleft())
+        super().connection_lost(exc)
 
     def send(self, data: Any, as_list: bool | None = None) -> asyncio.Future[Any]:
         """panoramisk's send, with ``AMIAction`` / ``AMICommand`` for plain dicts."""

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 Event = dict[str, Any]
+YIELD_EVERY = 64  # a subscription's reader gives the loop a turn after this many events in a row
 
 
 @runtime_checkable
@@ -69,7 +70,7 @@ class ReplayFilter:
 class Subscription:
     """One reader's bounded queue of live events; an async iterator that ends on ``close()``."""
 
-    __slots__ = ("_closed", "_on_close", "_queue", "_waiter", "dropped", "maxsize", "types")
+    __slots__ = ("_closed", "_on_close", "_queue", "_taken", "_waiter", "dropped", "maxsize", "types")
 
     def __init__(self, types: Iterable[str] | None, maxsize: int, on_close: Any = None) -> None:
         if maxsize < 1:
@@ -77,6 +78,7 @@ class Subscription:
         self.types: frozenset[str] | None = frozenset(types) if types is not None else None
         self.maxsize = maxsize
         self.dropped = 0
+        self._taken = 0
         self._queue: deque[Event] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
@@ -118,6 +120,10 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Event:
+        self._taken += 1
+        if self._taken % YIELD_EVERY == 0:
+            # a reader with a backlog whose handler never suspends would keep the loop to itself
+            await asyncio.sleep(0)
         while not self._queue:
             if self._closed:
                 raise StopAsyncIteration

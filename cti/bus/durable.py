@@ -80,7 +80,9 @@ class DurableBus:
         if self.journal.fsync == "interval" and self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_loop(), name="journal-fsync")
 
-    def add_consumer(self, name: str, sink: Sink, *, pace: bool = False, batch: int = 500) -> JournalConsumer:
+    def add_consumer(
+        self, name: str, sink: Sink, *, pace: bool = False, batch: int = 500, duty: float = 1.0
+    ) -> JournalConsumer:
         """Another reader of the journal (declared when the journal was made) feeding ``sink``."""
         if name in self.consumers:
             raise ValueError(f"journal consumer {name!r} exists")
