@@ -17,6 +17,7 @@ from agent_desk.deps import client_ip, current_user, get_session, require
 from crm_core import audit
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import DataScope, Department, PauseReason, Permission, Role, User
+from crm_core.permissions import ensure_visible, scope_clause
 from crm_core.services import admin as svc
 from crm_core.services.admin_lists import DICTIONARY, PAUSE_REASONS
 
@@ -108,7 +109,7 @@ def list_users(
     actor: User = Depends(require("user", "read")),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
-    stmt = select(User)
+    stmt = select(User).where(scope_clause(session, actor, User))  # the actor's departments only
     if q:
         like = f"%{q}%"
         stmt = stmt.where(
@@ -133,6 +134,7 @@ def one_user(
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("用户不存在 no such user")
+    ensure_visible(session, actor, User, user_id)
     return user_row(user)
 
 
