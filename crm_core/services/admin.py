@@ -33,6 +33,8 @@ PERMISSION_CATALOGUE: dict[str, tuple[str, ...]] = {
     "kb": (*CRUD, "approve"),
     "announcement": CRUD,
     "report": ("read", "export"),
+    "message_template": CRUD,
+    "message": ("read", "create", "bulk"),
     "recording": ("read", "delete", "download", "export"),
     "voicemail": ("read",),
     "supervisor": ("monitor",),
