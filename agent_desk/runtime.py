@@ -114,6 +114,8 @@ class Runtime:
             self._tasks.append(loop.create_task(self.dialer.run(self._stop), name="dialer"))
         if hasattr(self.bridge, "add_ami_listener"):
             self.bridge.add_ami_listener(self._on_ami)
+            if self.settings.dialer_enabled:
+                self.bridge.add_ami_listener(self.dialer.on_ami)
         if hasattr(self.bus, "start"):  # the journal: its consumers replay what a last run left
             await self.bus.start()
         await self.ivr.start()

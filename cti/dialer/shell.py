@@ -10,8 +10,8 @@ originated customer first::
 
 The OriginateResponse says busy (5), no answer (3), failed (0, 1, 8) or answered (4, with the Uniqueid
 that is the call's Linkedid). An answered call waits in the queue at most ``dialer_drop_s``
-(the dialplan's Queue timeout): ``call.answered`` naming an agent connects it, ``call.ended`` without one
-is a dropped call. The retry policy and the lead's state live in the database
+(the dialplan's Queue timeout): an AgentConnect of its Linkedid connects it, its Hangup without one is a
+dropped call (raw AMI events, ``on_ami``). The retry policy and the lead's state live in the database
 (``crm_core.services.outbound``), so a pause or a restart resumes where the campaign was.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,14 @@ log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 ORIGINATE_OUTCOMES = {"5": "busy", "3": "no_answer", "1": "no_answer", "0": "failed", "8": "failed"}
-DIALER_EVENTS = ("agent.state", "call.answered", "call.ended")
+DIALER_EVENTS = ("agent.state", "call.ended")
+_AGENT_INTERFACE = re.compile(r"^(?:Local/|PJSIP/|SIP/)?([0-9*#]{2,15})(?:[@-]|$)")
+
+
+def _extension(interface: str) -> str:
+    """``Local/1002@agents/n`` (or PJSIP/1002-...) -> ``1002``."""
+    found = _AGENT_INTERFACE.match(interface)
+    return found.group(1) if found else interface
 
 
 @dataclass(slots=True)
@@ -53,6 +61,7 @@ class LiveCall:
     agent: str = ""
     connected: float | None = None
     preview: bool = False  # dialled by the agent (click-to-dial): the tracker's disposition is the outcome
+    machine: bool = False  # AMD said an answering machine answered
 
 
 @dataclass(slots=True)
@@ -100,9 +109,11 @@ class Dialer:
         self.calls: dict[str, LiveCall] = {}  # call id -> campaign call
         self.paces: dict[int, CampaignPace] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._work: asyncio.Queue[tuple[str, LiveCall]] = asyncio.Queue()
 
     # --- what the bus says -----------------------------------------------------------------------
     async def handle(self, event: Event) -> None:
+        """Bus events: agents' states, and the end of calls agents dialled from a preview or a callback."""
         kind = event.get("type")
         if kind == "agent.state":
             extension = str(event.get("extension") or event.get("agent") or "")
@@ -111,14 +122,44 @@ class Dialer:
                 self.agents[extension] = (str(event.get("state") or ""), queues)
             return
         live = self.calls.get(str(event.get("call_id") or ""))
-        if live is None:
-            return
-        if kind == "call.answered" and event.get("agent") and live.connected is None and not live.preview:
-            live.agent, live.connected = str(event["agent"]), time.monotonic()
-            await asyncio.to_thread(self._db, svc.connect_attempt, live.attempt_id, live.agent, _utcnow())
-        elif kind == "call.ended":
+        if live is not None and live.preview and kind == "call.ended":
             self.calls.pop(str(event["call_id"]), None)
             await self._ended(live, event)
+
+    def on_ami(self, message: Mapping[str, Any]) -> None:
+        """Raw AMI events of the campaign calls dialled customer first, by the call's Linkedid: AgentConnect
+        (an agent took the call), VarSet AMDSTATUS (answering-machine detection) and the Hangup of the
+        originated channel (the call's end) — read as Asterisk 22 sends them, whatever the call tracker
+        makes of a queue call that an Originate started."""
+        name = message.get("Event")
+        if name == "AgentConnect":
+            live = self.calls.get(str(message.get("Linkedid") or ""))
+            if live is not None and not live.preview and live.connected is None:
+                live.agent = _extension(str(message.get("Interface") or message.get("DestChannel") or ""))
+                live.connected = time.monotonic()
+                self._work.put_nowait(("connected", live))
+        elif name == "VarSet" and message.get("Variable") == "AMDSTATUS" and message.get("Value") == "MACHINE":
+            live = self.calls.get(str(message.get("Linkedid") or ""))
+            if live is not None and not live.preview:
+                live.machine = True
+        elif name == "Hangup":
+            call_id = str(message.get("Uniqueid") or "")
+            live = self.calls.get(call_id)
+            if live is not None and not live.preview:
+                del self.calls[call_id]
+                self._work.put_nowait(("ended", live))
+
+    async def _work_forever(self) -> None:
+        """The AMI listener's findings, written in the order they came."""
+        while True:
+            kind, live = await self._work.get()
+            try:
+                if kind == "connected":
+                    await asyncio.to_thread(self._db, svc.connect_attempt, live.attempt_id, live.agent, _utcnow())
+                else:
+                    await self._ended(live, {})
+            except Exception:
+                log.exception("dialer: recording %s of attempt %s failed", kind, live.attempt_id)
 
     def track_preview(self, call_id: str, attempt_id: int, campaign_id: int, lead_id: int, agent: str) -> None:
         """A call the agent dialled from a preview lead or a callback: its end closes the attempt."""
@@ -135,7 +176,9 @@ class Dialer:
             await asyncio.to_thread(self._db, svc.finish_attempt, live.attempt_id, outcome, _utcnow())
             return
         stats = self._pace(live.campaign_id).stats
-        if live.connected is not None:
+        if live.machine:  # for the pacing, a line that answered; for the lead, a retry later
+            outcome = "machine"
+        elif live.connected is not None:
             stats.handled(time.monotonic() - live.connected)
             outcome = "connected"
         else:
@@ -160,6 +203,8 @@ class Dialer:
     # --- pacing ----------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(self._db, svc.release_stale)  # a last run's calls in progress are gone
+        worker = asyncio.get_running_loop().create_task(self._work_forever(), name="dialer-results")
+        self._tasks.add(worker)
         last_missed = 0.0
         while not stop.is_set():
             try:
