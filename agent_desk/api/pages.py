@@ -86,6 +86,7 @@ LOGGED_IN_PAGES = {
     "/voicemail": "voicemail.html",
     "/admin/ivr": "ivr-admin.html",
     "/admin/calendar": "calendar.html",
+    "/admin/outbound": "outbound.html",
     "/admin": "admin.html",
 }
 

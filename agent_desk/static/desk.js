@@ -354,6 +354,7 @@ function isMine(event) {
 
 function onEvent(event) {
   const { type } = event;
+  document.dispatchEvent(new CustomEvent('deskevent', { detail: event })); // desk-outbound.js listens
   if (type === 'agent.state') {
     if (isMine(event)) onAgentState(event);
     return;

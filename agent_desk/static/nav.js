@@ -14,6 +14,7 @@ export const PAGES = [
   ['/wallboard', 'nav.wallboard', ['admin', 'supervisor']],
   ['/reports', 'nav.reports', ['admin', 'supervisor', 'quality']],
   ['/messaging', 'nav.messaging', ['admin', 'supervisor']],
+  ['/admin/outbound', 'nav.outbound', ['admin', 'supervisor']],
   ['/voicemail', 'nav.voicemail', ['admin', 'supervisor']],
   ['/admin/ivr', 'nav.ivr', ['admin']],
   ['/admin/calendar', 'nav.calendar', ['admin']],
