@@ -52,8 +52,11 @@ def _rootfs_env(pbx: RealPBX) -> str:
     )
 
 
-async def _wait_for_calls(subscription: Any, known: set[str]) -> list[dict[str, Any]]:
-    """Answered calls, until there are enough of them, one from a customer, and a survey scored."""
+async def _wait_for_calls(
+    subscription: Any, known: set[str], popped: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Answered calls, until there are enough of them, one from a customer whose pop showed him, and a
+    survey scored. ``popped`` collects call_id -> the customer id a pop showed (the agent's scope allowing)."""
     answered: list[dict[str, Any]] = []
     callers: dict[str, str] = {}  # call_id -> caller number, from call.new
     scored = 0
@@ -66,7 +69,11 @@ async def _wait_for_calls(subscription: Any, known: set[str]) -> list[dict[str, 
                     answered.append(event)
                 elif event["type"] == "survey.scored":
                     scored += 1
-                from_customer = any(callers.get(e["call_id"]) in known for e in answered)
+                elif event["type"] == "screen.pop" and event.get("customer"):
+                    popped[event["call_id"]] = event["customer"]["id"]
+                from_customer = any(
+                    callers.get(e["call_id"]) in known and e["call_id"] in popped for e in answered
+                )
                 if len(answered) >= ANSWERED_CALLS and scored and from_customer:
                     return answered
     except TimeoutError:
@@ -86,11 +93,12 @@ async def test_the_demo_places_calls_on_the_real_pbx_and_they_are_tracked(tmp_pa
     settings = open_calendar_file(demo_settings(base, parse_env(_rootfs_env(pbx))))
     assert settings.demo_pbx == "asterisk" and settings.ami_port == pbx.ami_port
     runtime = build_runtime(settings, demo=True)
-    subscription = runtime.bus.subscribe(("call.new", "call.ended", "survey.scored"))
+    subscription = runtime.bus.subscribe(("call.new", "call.ended", "survey.scored", "screen.pop"))
     await runtime.start()
     try:
         known = await asyncio.to_thread(_customer_numbers, runtime)
-        answered = await _wait_for_calls(subscription, known)
+        popped: dict[str, int] = {}
+        answered = await _wait_for_calls(subscription, known, popped)
         await asyncio.sleep(0)  # let the writer take the last event before draining it
         await runtime.history.drain()
         traffic = runtime.pbx_traffic
@@ -107,8 +115,8 @@ async def test_the_demo_places_calls_on_the_real_pbx_and_they_are_tracked(tmp_pa
         assert row.queue in ("support", "sales")  # the caller chose in the IVR menu
         assert row.agent in {f"{1001 + i}" for i in range(settings.demo_agents)}
         assert row.talk_s is not None and row.talk_s > 0
-        if row.caller_number in known:  # seeded customers call, so their pops show a record
-            assert row.customer_id is not None, row.caller_number
+        if event["call_id"] in popped:  # the pop showed a seeded customer: the call is linked to him
+            assert row.customer_id == popped[event["call_id"]], row.caller_number
     queues = pbx.cli("queue show")
     assert not [line for line in queues.splitlines() if "@agents/n" in line and "Local/10" in line], queues
     channels = pbx.cli("core show channels concise")
