@@ -10,6 +10,7 @@ not declare fails ``test_every_route_declares_its_scope_rule``: a new route must
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -739,22 +740,22 @@ class Matrix:
     runtime: FakeRuntime
 
 
-@pytest.fixture
-def matrix(world_template: tuple[Path, World, Path], tmp_path: Path) -> Iterator[Matrix]:
+@contextlib.contextmanager
+def _product(world_template: tuple[Path, World, Path], folder: Path) -> Iterator[Matrix]:
     template, world, data = world_template
-    path = tmp_path / "scope.db"
+    path = folder / "scope.db"
     shutil.copyfile(template, path)
-    shutil.copytree(data, tmp_path / "data")
-    flows = tmp_path / "flows"
+    shutil.copytree(data, folder / "data")
+    flows = folder / "flows"
     shutil.copytree(Settings().ivr_flows_dir, flows)
-    calendar = tmp_path / "calendar.yaml"
+    calendar = folder / "calendar.yaml"
     shutil.copyfile(Settings().ivr_calendar_file, calendar)
     url = f"sqlite:///{path}"
     settings = Settings(
         database_url=url,
-        data_dir=tmp_path / "data",
-        recordings_dir=tmp_path / "monitor",
-        voicemail_dir=tmp_path / "voicemail",
+        data_dir=folder / "data",
+        recordings_dir=folder / "monitor",
+        voicemail_dir=folder / "voicemail",
         ivr_flows_dir=flows,
         ivr_calendar_file=calendar,
     )
@@ -765,6 +766,28 @@ def matrix(world_template: tuple[Path, World, Path], tmp_path: Path) -> Iterator
     with TestClient(app) as client:
         yield Matrix(client, world, runtime)
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def read_matrix(
+    world_template: tuple[Path, World, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Matrix]:
+    with _product(world_template, tmp_path_factory.mktemp("reads")) as matrix:
+        yield matrix
+
+
+@pytest.fixture
+def write_matrix(world_template: tuple[Path, World, Path], tmp_path: Path) -> Iterator[Matrix]:
+    with _product(world_template, tmp_path) as matrix:
+        yield matrix
+
+
+@pytest.fixture
+def matrix(request: pytest.FixtureRequest) -> Matrix:
+    """GET routes share one product (a read changes nothing another case reads); every other route
+    (writes, websockets) gets a fresh copy of the seeded world."""
+    key = str(request.node.callspec.params["key"])
+    return request.getfixturevalue("read_matrix" if key.startswith("GET ") else "write_matrix")  # type: ignore[no-any-return]
 
 
 # "Other department" for routes that are not department-scoped: the same role in department B (an
