@@ -221,7 +221,9 @@ class Runtime:
         """Raw AMI events that name files: recordings (MixMonitor) and voicemail (MessageWaiting)."""
         event = msg.get("Event")
         if event in ("VarSet", "MixMonitorStart", "MixMonitorStop"):
-            self._background(self.recordings.handle(msg))
+            work = self.recordings.on_ami(msg)
+            if work is not None:
+                self._background(work)
         elif event == "MessageWaiting":
             self._background(self._voicemail_new(msg))
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,14 +131,26 @@ class RecordingIndexService:
     # -- feeds ----------------------------------------------------------------------------------
     async def handle(self, message: Mapping[str, Any]) -> None:
         """Take one raw AMI message (has ``Event``) or one domain event (has ``type``)."""
-        if "Event" in message:
-            stamp = message.get("Timestamp")
-            now = float(stamp) if isinstance(stamp, str | int | float) and _is_number(stamp) else self.clock()
-            facts = self.core.on_ami(message, now)
-        else:
-            facts = self.core.on_event(message)
-        if facts:
+        work = self.on_ami(message) if "Event" in message else self._store(self.core.on_event(message))
+        if work is not None:
+            await work
+
+    def on_ami(self, message: Mapping[str, Any]) -> Coroutine[Any, Any, None] | None:
+        """Read one raw AMI message now, in the PBX's order (the pure index core), and return the database
+        work it calls for, if any: most messages (a VarSet of another variable) call for none, so an AMI
+        flood costs no task and no thread."""
+        stamp = message.get("Timestamp")
+        now = float(stamp) if isinstance(stamp, str | int | float) and _is_number(stamp) else self.clock()
+        return self._store(self.core.on_ami(message, now))
+
+    def _store(self, facts: list[dict[str, Any]]) -> Coroutine[Any, Any, None] | None:
+        if not facts:
+            return None
+
+        async def store() -> None:
             await self._run(lambda session: self.apply(session, facts))
+
+        return store()
 
     async def scan(self, folder: Path | None = None) -> ScanReport:
         root = folder or self.settings.recordings_dir
