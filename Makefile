@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml package.json
 
 install: $(STAMP)
 
+# `make demo PBX=asterisk`: the demo on the real Asterisk of asterisk-dev (needs root) instead of the simulator
+PBX ?= simulator
 demo: install
-	$(BIN)/callcenter demo
+	$(BIN)/callcenter demo --pbx $(PBX)
 
 services:
 	bash .ci/services.sh
