@@ -10,6 +10,7 @@ closed the connection; the transcripts give the list replies and the asynchronou
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,57 @@ async def test_listeners_see_every_event_until_removed() -> None:
     remove()
     protocol.data_received(b"Event: Unhold\r\nChannel: A\r\n\r\n")
     assert seen == ["Hold"]
+
+
+class PausableTransport(Transport):
+    """Counts pause_reading / resume_reading, as the event loop's socket transport would act on them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = True
+        self.pauses = 0
+
+    def pause_reading(self) -> None:
+        self.reading = False
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+
+async def test_a_flood_from_the_pbx_is_routed_a_slice_per_turn_with_reading_paused() -> None:
+    """Finding 2 of the hardening review: a burst of AMI events must not hold the event loop. The
+    protocol routes at most DISPATCH_SLICE messages per turn, pauses reading (TCP pushes back on the
+    PBX) while a backlog waits, lets other work run between slices, and delivers every event in order."""
+    from cti.ami.protocol import DISPATCH_SLICE
+
+    connection, protocol, _, events = wired()
+    transport = PausableTransport()
+    protocol.transport = transport
+    burst = 10 * DISPATCH_SLICE + 7
+    frames = b"".join(
+        f"Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: Local/1001@agents-0000{i % 10};1\r\n"
+        f"Variable: N\r\nValue: {i}\r\nUniqueid: 1733.{i}\r\n\r\n".encode()
+        for i in range(burst)
+    )
+    protocol.data_received(frames)
+    assert len(events) == DISPATCH_SLICE and not transport.reading
+    loop = asyncio.get_running_loop()
+    seen_each_turn: list[int] = []  # other work of the process: one look per turn of the loop
+    all_routed = asyncio.Event()
+
+    def tick() -> None:
+        seen_each_turn.append(len(events))
+        if len(events) < burst:
+            loop.call_soon(tick)
+        else:
+            all_routed.set()
+
+    loop.call_soon(tick)
+    await asyncio.wait_for(all_routed.wait(), timeout=10)
+    assert transport.reading and transport.pauses == 1
+    assert [int(e["Value"]) for e in events] == list(range(burst))
+    assert len(seen_each_turn) >= burst // DISPATCH_SLICE
+    steps = [b - a for a, b in itertools.pairwise([DISPATCH_SLICE, *seen_each_turn])]
+    assert max(steps) <= DISPATCH_SLICE
+    del connection
