@@ -770,7 +770,7 @@ class CallBook:
             caller=self._caller(call),
             dialed=call.dialed,
             queue=call.queue,
-            agent=call.agent,
+            agent=self._last_agent(call),
             legs=[
                 {"channel": p.face, "number": p.number, "agent": p.extension, "talk_s": secs(p.talk_s)}
                 for p in call.legs
@@ -779,6 +779,16 @@ class CallBook:
             **extra,
         )
         self._release(call)
+
+    @staticmethod
+    def _last_agent(call: Call) -> str | None:
+        """The agent the caller talked with last: after a cancelled consultation that shares the caller's
+        Linkedid (an AMI Atxfer), the consulted agent answered a leg of the call but never the caller."""
+        caller = next((p for p in call.parties if p.role == CALLER), None)
+        peer = caller.last_peer if caller is not None else None
+        if peer is not None and peer.extension and peer in call.legs:
+            return peer.extension
+        return call.agent
 
     @staticmethod
     def _spy_over(call: Call, t: float) -> None:

@@ -82,13 +82,18 @@ class TransferEvents(CallBook):
         bridge = second.bridge
         if bridge is None:
             bridge = self._bridges.get(text(msg.get("SecondBridgeUniqueid")))
+        # an AMI Atxfer's consultation shares the caller's Linkedid: there the caller (on hold) is the one
+        # party of the call who is never the target
+        def may_be_target(person: Party) -> bool:
+            return person not in transferers and (person.call is not call or person.role != CALLER)
+
         if bridge is not None:
             for person in self._reach(bridge):
-                if person not in transferers and person.call is not call:
+                if may_be_target(person):
                     return person
         consultation = second.call
         for party in consultation.parties:
-            if party in transferers or party.via or party.ended:
+            if not may_be_target(party) or party.via or party.ended:
                 continue
             if party.ringing or party.answered:
                 return party
