@@ -635,6 +635,86 @@ TABLE: dict[str, Spec] = {
     ),
     "GET /api/messaging/report": shared("report.read", actor="sup_a", query=REPORT),
     "GET /api/messaging/report/export": shared("report.export", actor="sup_a", query=REPORT),
+    # --- outbound: campaigns, do-not-call, codes, scripts (center-wide), the agent's work, reports ---------
+    "GET /admin/outbound": public(),
+    "GET /api/outbound/campaigns": shared("campaign.read"),
+    "POST /api/outbound/campaigns": shared("campaign.update", actor="sup_a", body={"name": "回访", "mode": "preview"}),
+    **{
+        f"{m} /api/outbound/campaigns/{{campaign_id}}{tail}": shared(
+            perm, actor="sup_a", params={"campaign_id": "999999"}, body=body, own=frozenset({404}),
+            why="no campaign in this world: past the permission check, the campaign is not found",
+        )
+        for m, tail, perm, body in (
+            ("GET", "", "campaign.read", None),
+            ("PUT", "", "campaign.update", {"name": "x", "mode": "preview"}),
+            ("DELETE", "", "campaign.update", None),
+            ("POST", "/status", "campaign.update", {"status": "paused"}),
+            ("POST", "/leads", "campaign.update", {"leads": [{"phone": "13900000000"}]}),
+        )
+    },
+    "POST /api/outbound/campaigns/{campaign_id}/leads/import": shared(
+        "campaign.update", actor="sup_a", params={"campaign_id": "999999"}, upload=True, own=frozenset({422}),
+        why="the uploaded file has no phone column",
+    ),
+    "GET /api/outbound/campaigns/{campaign_id}/leads": shared("campaign.read", params={"campaign_id": "999999"}),
+    "GET /api/outbound/dnc": shared("campaign.read"),
+    "POST /api/outbound/dnc": shared("campaign.update", actor="sup_a", body={"numbers": ["13900000000"]}),
+    "POST /api/outbound/dnc/import": shared("campaign.update", actor="sup_a", upload=True),
+    "DELETE /api/outbound/dnc/{entry_id}": shared(
+        "campaign.update", actor="sup_a", params={"entry_id": "999999"}, own=frozenset({404}),
+        why="no such do-not-call entry",
+    ),
+    "GET /api/outbound/dispositions": shared("campaign.read"),
+    "POST /api/outbound/dispositions": shared("campaign.update", actor="sup_a", body={"code": "x1", "name": "X"}),
+    "PUT /api/outbound/dispositions/{code_id}": shared(
+        "campaign.update", actor="sup_a", params={"code_id": "999999"}, body={"code": "x1", "name": "X"},
+        own=frozenset({404}), why="no such code",
+    ),
+    "DELETE /api/outbound/dispositions/{code_id}": shared(
+        "campaign.update", actor="sup_a", params={"code_id": "999999"}
+    ),
+    "GET /api/outbound/scripts": shared("campaign.read"),
+    "POST /api/outbound/scripts": shared("campaign.update", actor="sup_a", body={"name": "话术"}),
+    "PUT /api/outbound/scripts/{script_id}": shared(
+        "campaign.update", actor="sup_a", params={"script_id": "999999"}, body={"name": "话术"},
+        own=frozenset({404}), why="no such script",
+    ),
+    "GET /api/outbound/desk": self_only("the agent's own running campaigns and callbacks", noperm=FORBIDDEN),
+    "POST /api/outbound/campaigns/{campaign_id}/preview": self_only(
+        "no running preview campaign in this world", params={"campaign_id": "999999"}, own=frozenset({409}),
+        noperm=FORBIDDEN,
+    ),
+    **{
+        f"POST /api/outbound/leads/{{lead_id}}/{action}": self_only(
+            "only a lead offered to the agent himself: none is in this world", params={"lead_id": "999999"},
+            own=frozenset({409}), noperm=FORBIDDEN,
+        )
+        for action in ("skip", "dial")
+    },
+    "GET /api/outbound/calls/{call_id}/context": self_only(
+        NO_RUNTIME_CALL, params={"call_id": "1.1"}, own=FORBIDDEN, noperm=FORBIDDEN
+    ),
+    "POST /api/outbound/calls/{call_id}/disposition": self_only(
+        NO_RUNTIME_CALL, params={"call_id": "1.1"}, body={"code": "sale"}, own=FORBIDDEN, noperm=FORBIDDEN
+    ),
+    "POST /api/outbound/callbacks": self_only(
+        "a callback for the agent himself", body={"phone": "13900000000", "due_at": "2026-11-20T10:00:00Z"},
+        noperm=FORBIDDEN,
+    ),
+    "GET /api/outbound/callbacks": self_only("the agent's own and his queues' callbacks", noperm=FORBIDDEN),
+    "POST /api/outbound/callbacks/{callback_id}/dial": self_only(
+        "no callback in this world", params={"callback_id": "999999"}, own=frozenset({409}), noperm=FORBIDDEN
+    ),
+    "POST /api/outbound/callbacks/{callback_id}/cancel": self_only(
+        "no callback in this world", params={"callback_id": "999999"}, own=frozenset({404}), noperm=FORBIDDEN
+    ),
+    **{
+        f"GET /api/outbound/reports/{kind}": shared(
+            "report.read", actor="sup_a", query={"from": "2026-11-20", "to": "2026-11-21"},
+            why="outbound figures are center-wide",
+        )
+        for kind in ("campaigns", "dispositions", "callbacks", "cdr")
+    },
     # --- statistics, monitoring, recordings -------------------------------------------------------------
     "GET /api/stats/kinds": shared("report.read", actor="sup_a"),
     "GET /api/stats/reports/{kind}": dept(

@@ -19,14 +19,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent_desk.api.desk import extension_of, run_command, runtime_of
 from agent_desk.api.outbound import work
-from agent_desk.deps import app_sessionmaker, csrf_protect, current_user, get_session
+from agent_desk.deps import app_sessionmaker, csrf_protect, get_session, require
+from agent_desk.desk_calls import NotYourCall, parties_of
 from crm_core.models import Callback, CallDisposition, Campaign, Customer, Lead
 from crm_core.schemas import PlainText
 from crm_core.services import outbound as svc
+from stats.models import CallLegRow, CallRow
 
 router = APIRouter(prefix="/api/outbound", tags=["outbound desk"])
 
-CurrentUser = Annotated[Any, Depends(current_user)]
+# Agents (and supervisors) hold campaign.read; a user without it has no outbound work.
+CurrentUser = Annotated[Any, Depends(require("campaign", "read"))]
 DbSession = Annotated[Session, Depends(get_session)]
 Unsafe = [Depends(csrf_protect)]
 CallId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -62,6 +65,30 @@ class CallbackBody(BaseModel):
     for_queue: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,64}$")  # empty: for oneself
     note: PlainText = Field("", max_length=500)
     call_id: str = Field("", max_length=64)
+
+
+def ensure_own_call(request: Request, session: Session, user: Any, call_id: str) -> None:
+    """403 unless the agent took part in the call (its campaign attempt, the live call, or the call's
+    history names his extension); campaign managers reach every call."""
+    if user.has_permission("campaign", "update"):
+        return
+    extension = user.extension or ""
+    if extension:
+        attempt = svc.attempt_for_call(session, call_id)
+        if attempt is not None and attempt.agent == extension:
+            return
+        runtime: Any = getattr(request.app.state, "runtime", None)
+        snapshot = runtime.tracker_snapshot() if hasattr(runtime, "tracker_snapshot") else {}
+        try:
+            parties_of(snapshot, call_id, extension)
+            return
+        except NotYourCall:
+            pass
+        legs = select(CallLegRow.call_id).where(CallLegRow.call_id == call_id, CallLegRow.extension == extension)
+        rows = select(CallRow.call_id).where(CallRow.call_id == call_id, CallRow.agent == extension)
+        if session.scalar(rows.limit(1)) is not None or session.scalar(legs.limit(1)) is not None:
+            return
+    raise HTTPException(403, "不是您的通话 / Not your call")
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -191,11 +218,12 @@ def _set_call(factory: sessionmaker[Session], attempt_id: int, call_id: str) -> 
 # --- the call's campaign context and wrap-up ---------------------------------------------------------------
 @router.get("/calls/{call_id}/context")
 def call_context(
-    call_id: CallId, user: CurrentUser, session: DbSession,
+    request: Request, call_id: CallId, user: CurrentUser, session: DbSession,
     queue: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = "",
 ) -> dict[str, Any]:
     """What the desk shows for a call: the campaign's lead and script, the codes to choose from, whether
     one is required, and the disposition already given."""
+    ensure_own_call(request, session, user, call_id)
     context = svc.call_context(session, call_id, queue)
     out: dict[str, Any] = {"call_id": call_id, "campaign": None, "lead": None, "script": None}
     if context.lead_id is not None:
@@ -220,6 +248,7 @@ def set_disposition(
 ) -> dict[str, Any]:
     """The agent's wrap-up code for the call, with a note and the script's answers; with ``callback_at`` the
     lead is dialled again then (and a callback is scheduled for the agent)."""
+    ensure_own_call(request, session, user, call_id)
     callback_at = _naive_utc(body.callback_at) if body.callback_at else None
     with work(session):
         row = svc.record_disposition(
