@@ -183,6 +183,8 @@ up() {
     mount_root
     rm -f "$HOME_ON_HOST/run/asterisk.pid" "$HOME_ON_HOST/run/asterisk.ctl"
     [ -f "$HOME_ON_HOST/log/messages" ] && mv "$HOME_ON_HOST/log/messages" "$HOME_ON_HOST/log/messages.1"
+    # every start is a clean PBX: no AstDB keys (device states, the dialer's busy-once marks) from an earlier run
+    rm -f "$HOME_ON_HOST/lib/astdb.sqlite3"
     chroot "$ROOT" /usr/sbin/asterisk -C "$HOME_IN_ROOT/etc/asterisk/asterisk.conf" -U asterisk -G asterisk
     wait_booted
     say "Asterisk $(root_version) up: AMI 127.0.0.1:$AMI_PORT, WSS $BIND_ADDR:$HTTPS_PORT, SIP udp $SIP_PORT"
