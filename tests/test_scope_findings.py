@@ -9,7 +9,7 @@ import io
 from typing import Any
 
 from sqlalchemy import select
-from test_scope_matrix import Matrix, matrix, world_template  # noqa: F401  (the matrix's fixtures)
+from test_scope_matrix import Matrix, matrix, world_template, write_matrix  # noqa: F401  (the matrix's fixtures)
 
 from crm_core.lookup import lookup
 from crm_core.models import Seat, Ticket, User
