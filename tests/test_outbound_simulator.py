@@ -4,7 +4,7 @@ The dialer originates each customer first (``Local/<number>@from-pstn`` here: th
 answered customer as its recorded inbound queue call, into the campaign's queue ``sales``), the call
 connects to one of the three agents, the agent's disposition is stored, and the two do-not-call leads are
 never dialled. The simulator cannot play a busy callee (every originated customer answers): busy retries
-are shown on the real PBX (tests/live/test_outbound_live.py) and by the services' tests.
+are shown by the services' tests.
 """
 
 from __future__ import annotations
