@@ -297,6 +297,22 @@ class AMIBridge:
             checker.cancel()
         log.warning("AMI connection to %s:%s lost", self.settings.ami_host, self.settings.ami_port)
 
+    async def resync(self) -> bool:
+        """Re-read the PBX's channels and queues while live (events that arrive meanwhile wait, as at a
+        connect) and end the calls it no longer reports. False when not live or already resyncing."""
+        if not self._live or self._resyncing:
+            return False
+        self._resyncing = True
+        try:
+            await self._resync()
+        finally:
+            if self._resyncing:  # an action failed half-way: give the waiting events to the tracker
+                buffered, self._buffer = self._buffer, []
+                for msg, arrived in buffered:
+                    self._feed(msg, arrived)
+                self._resyncing = False
+        return True
+
     async def _resync(self) -> None:
         try:
             self.tracker.resync_begin()

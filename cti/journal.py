@@ -17,6 +17,13 @@ once every consumer's cursor is past it. ``fsync``: ``always`` (before an append
 ``interval`` (at most every ``fsync_interval_s``, by ``sync()``), ``off`` (the OS decides). At
 open, a torn last line (a crash in the middle of a write) is cut off.
 
+Cursors: with ``always`` and ``off`` a commit writes the consumer's cursor file at once; with ``interval``
+it moves the cursor in memory and the file follows at the same interval as the fsync (``unsaved_cursors``,
+written off the event loop, then ``cursors_saved``), after the records it points past are on disk. A crash
+then replays at most that interval's batches, which every consumer takes twice safely (the Redis bus skips
+record numbers it has published, the history writer applies an event once). A segment is deleted only
+once every consumer's saved cursor is past it.
+
 Reading: the last ``tail_len`` records stay in memory (a bounded queue), so consumers that keep
 up never touch the disk; a consumer that fell behind (an outage) reads the segments.
 """
@@ -27,6 +34,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -104,6 +112,7 @@ class Journal:
         self.deleted_segments = 0
         self._tail: deque[tuple[int, float, Event, Position]] = deque(maxlen=max(1, tail_len))
         self._cursors: dict[str, Position] = {}
+        self._saved: dict[str, Position] = {}  # the cursors as their files hold them
         self._segments: list[int] = []  # indexes on disk, oldest first; the last one is written to
         self._file: IO[bytes] | None = None
         self._size = 0
@@ -128,12 +137,13 @@ class Journal:
         self.last_n = self._recover_last_segment()
         first = self._segments[0]
         for name in self.consumers:
-            self._cursors[name] = self._load_cursor(name, first)
+            self._cursors[name] = self._saved[name] = self._load_cursor(name, first)
         self._file = open(self._path(self._segments[-1]), "ab")
         self._size = self._file.tell()
 
     def close(self) -> None:
         self.sync()
+        self.save_cursors()
         for _, reader in self._readers.values():
             reader.close()
         self._readers.clear()
@@ -226,9 +236,24 @@ class Journal:
         if position.n <= self._cursors[name].n:
             return
         self._cursors[name] = position
-        body = json.dumps({"n": position.n, "segment": position.segment, "offset": position.offset})
-        _write_atomic(self.directory / f"cursor.{name}", body.encode())
+        if self.fsync != "interval":
+            self.save_cursors()
+
+    def unsaved_cursors(self) -> dict[str, Position]:
+        """The cursors moved since their files were written (to write with ``write_cursors``)."""
+        return {name: pos for name, pos in self._cursors.items() if self._saved.get(name) != pos}
+
+    def cursors_saved(self, saved: dict[str, Position]) -> None:
+        """``saved`` is on disk now: segments every consumer is past are deleted."""
+        self._saved.update(saved)
         self._delete_consumed()
+
+    def save_cursors(self) -> None:
+        """Write every moved cursor now (a commit without ``interval``, and at close)."""
+        unsaved = self.unsaved_cursors()
+        if unsaved:
+            write_cursors(self.directory, unsaved)
+            self.cursors_saved(unsaved)
 
     def backlog(self) -> list[ConsumerBacklog]:
         now = self.clock()
@@ -361,7 +386,7 @@ class Journal:
         return self.last_n + 1
 
     def _delete_consumed(self) -> None:
-        slowest = min(self._cursors.values(), key=lambda p: p.n)
+        slowest = min(self._saved.values(), key=lambda p: p.n)
         while len(self._segments) > 1 and self._segments[0] < slowest.segment:
             index = self._segments.pop(0)
             for consumer, (segment, reader) in list(self._readers.items()):
@@ -372,8 +397,15 @@ class Journal:
             self.deleted_segments += 1
 
 
+def write_cursors(directory: Path, cursors: dict[str, Position]) -> None:
+    """Each consumer's cursor file, replaced whole (blocking: run it off the event loop)."""
+    for name, pos in cursors.items():
+        body = json.dumps({"n": pos.n, "segment": pos.segment, "offset": pos.offset})
+        _write_atomic(directory / f"cursor.{name}", body.encode())
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")  # a writer thread and close() never share one
     with open(tmp, "wb") as handle:
         handle.write(data)
     os.replace(tmp, path)

@@ -4,6 +4,8 @@
 caller went through, when the call started and joined its queue, which agents already got a pop.
 ``ScreenPopService`` (asyncio shell) reads the bus, looks the caller up once per call (a blocking lookup
 runs in a worker thread so the event loop never waits on the database) and publishes ``screen.pop``.
+``CrmCards`` is its CRM side: the caller's card and the ringing agent's data scope in one statement (one
+round trip on PostgreSQL), the scope rule applied in Python to the card's own owner and department columns.
 """
 
 from __future__ import annotations
@@ -14,9 +16,16 @@ import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.exc import DBAPIError
+
+from crm_core.lookup import lookup_as
+from crm_core.permissions import lookup_seen_by, viewer_named
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +33,10 @@ Event = dict[str, Any]
 LookupFn = Callable[[str], Any]
 # (agent, the call's CRM card) -> the card cut to what that agent may see; blocking, run in a thread.
 ScopeFn = Callable[[str, dict[str, Any]], dict[str, Any]]
+# (number, agent) -> (the call's CRM card, that agent's cut of it): both from one lookup; blocking.
+FirstPopFn = Callable[[str, str], tuple[dict[str, Any], dict[str, Any]]]
 PublishFn = Callable[[Event], Awaitable[Any]]
+T = TypeVar("T")
 
 WATCHED_TYPES = ("call.new", "call.updated", "queue.joined", "ivr.step", "call.ringing", "call.ended")
 LOOKUP_FIELDS = ("customer", "contact", "candidates", "open_tickets", "recent_orders", "recent_calls")
@@ -38,6 +50,10 @@ def parse_ts(value: Any) -> float | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def has_records(card: dict[str, Any]) -> bool:
+    return any(card.get(name) for name in LOOKUP_FIELDS)
 
 
 def lookup_fields(result: Any) -> dict[str, Any]:
@@ -155,19 +171,35 @@ class ScreenPopService:
 
     ``lookup_fn(number)`` returns a ``LookupResult`` (or a dict with its fields); it may be a plain
     function (run in a worker thread) or a coroutine function. A lookup is made once per call and shared
-    by every agent the call rings (ring-all queues).
+    by every agent the call rings (ring-all queues). ``scope_fn(agent, card)`` cuts the card to what that
+    agent may see; ``first_pop_fn(number, agent)``, when given, makes the call's lookup together with the
+    first ringing agent's cut (one round trip), ``scope_fn`` then serving only the other agents of a ring-all.
+    Blocking functions run on ``threads`` threads of the service's own (the loop's default pool when None).
     """
 
     def __init__(
-        self, lookup_fn: LookupFn, publish: PublishFn, *, cache_calls: int = 2_000, scope_fn: ScopeFn | None = None
+        self,
+        lookup_fn: LookupFn,
+        publish: PublishFn,
+        *,
+        cache_calls: int = 2_000,
+        scope_fn: ScopeFn | None = None,
+        first_pop_fn: FirstPopFn | None = None,
+        threads: int | None = None,
+        on_stop: Callable[[], None] | None = None,
+        active: Callable[[], bool] | None = None,
     ) -> None:
         self.lookup_fn = lookup_fn
         self.scope_fn = scope_fn
+        self.first_pop_fn = first_pop_fn
+        self.active = active  # several nodes: only the one whose bridge is active pops (None: always)
         self.publish = publish
         self.context = PopContext()
         self._is_async = inspect.iscoroutinefunction(lookup_fn)
         self._lookups: OrderedDict[str, asyncio.Future[dict[str, Any]]] = OrderedDict()
         self._cache_calls = cache_calls
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="screen-pop") if threads else None
+        self._on_stop = on_stop
         self._task: asyncio.Task[None] | None = None
         self._subscription: Any = None
         self._pending: set[asyncio.Task[None]] = set()
@@ -187,6 +219,10 @@ class ScreenPopService:
                 await self._task
         for task in list(self._pending):
             task.cancel()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._on_stop is not None:
+            self._on_stop()
 
     async def _consume(self) -> None:
         async for event in self._subscription:
@@ -214,6 +250,8 @@ class ScreenPopService:
                 self._lookups.pop(str(event.get("call_id")), None)
             self.context.observe(event)
             return None
+        if self.active is not None and not self.active():
+            return None  # another node pops this call; its context stays here for a takeover
         agent = self.context.claim_pop(event)
         if agent is None:
             return None
@@ -233,29 +271,46 @@ class ScreenPopService:
             await self._pop(ring, agent)
 
     async def _pop(self, event: Event, agent: str) -> None:
-        crm = await self._crm_for(event)
-        if self.scope_fn is not None:  # the lookup is shared by the call; what each agent sees is not
-            crm = await self._scoped(agent, crm)
+        crm = await self._crm_for(event, agent)
         await self.publish(self.context.pop_for(event, agent, crm))
         self.published += 1
 
-    async def _crm_for(self, event: Event) -> dict[str, Any]:
+    async def _crm_for(self, event: Event, agent: str) -> dict[str, Any]:
+        """The agent's card: the call's lookup is shared by its agents; what each one sees is not."""
         call_id = event["call_id"]
         future = self._lookups.get(call_id)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._lookups[call_id] = future
-            while len(self._lookups) > self._cache_calls:
-                self._lookups.popitem(last=False)
-            caller = event.get("caller")
-            caller = caller if isinstance(caller, dict) else {}
-            future.set_result(await self._lookup(str(caller.get("number") or "")))
-        return await future
+        if future is not None:
+            return await self._scoped(agent, await future)
+        future = asyncio.get_running_loop().create_future()
+        self._lookups[call_id] = future
+        while len(self._lookups) > self._cache_calls:
+            self._lookups.popitem(last=False)
+        caller = event.get("caller")
+        number = str((caller if isinstance(caller, dict) else {}).get("number") or "")
+        card = lookup_fields({})
+        try:
+            if self.first_pop_fn is not None and self.scope_fn is not None and number:
+                card, mine = await self._first_pop(number, agent)
+                return mine
+            card = await self._lookup(number)
+            return await self._scoped(agent, card)
+        finally:
+            future.set_result(card)
+
+    async def _first_pop(self, number: str, agent: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        assert self.first_pop_fn is not None
+        try:
+            return await self._in_thread(self.first_pop_fn, number, agent)
+        except Exception:  # the agent still gets the pop with the number, as an unknown caller
+            self.failed_lookups += 1
+            log.exception("caller lookup failed for %s", number)
+            return lookup_fields({}), lookup_fields({})
 
     async def _scoped(self, agent: str, crm: dict[str, Any]) -> dict[str, Any]:
-        assert self.scope_fn is not None
+        if self.scope_fn is None or not has_records(crm):
+            return crm
         try:
-            return await asyncio.to_thread(self.scope_fn, agent, crm)
+            return await self._in_thread(self.scope_fn, agent, crm)
         except Exception:  # shown as an unknown caller rather than with another department's records
             log.exception("screen-pop scope failed for agent %s", agent)
             return lookup_fields({})
@@ -267,12 +322,91 @@ class ScreenPopService:
             if self._is_async:
                 result = await self.lookup_fn(number)
             else:
-                result = await asyncio.to_thread(self.lookup_fn, number)
+                result = await self._in_thread(self.lookup_fn, number)
         except Exception:  # the agent still gets the pop with the number, as an unknown caller
             self.failed_lookups += 1
             log.exception("caller lookup failed for %s", number)
             result = {}
         return lookup_fields(result)
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            return await asyncio.to_thread(fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+
+class CrmCards:
+    """The pop's CRM side over the database; its methods block (the service runs them in its threads).
+
+    ``first_pop`` reads the caller's card and the ringing agent's scope (``crm_core.permissions.Viewer``) in
+    one statement and applies the scope rule (``lookup_seen_by``) to the candidates' owner and department
+    columns: no further query, and no cache of anybody's scope, so a change of an agent's department, roles
+    or seat is seen by his next pop, whichever process made it. On PostgreSQL the pop has its own small pool
+    of connections in autocommit without a ping on checkout: one statement is one round trip (no BEGIN,
+    ROLLBACK or SELECT 1 around it), prepared on the server at its first use on each connection; a connection
+    the server dropped is replaced and the lookup made again.
+    """
+
+    def __init__(self, engine: Engine, region: str = "CN", area_code: str = "", connections: int = 4) -> None:
+        self.region, self.area_code = region, area_code
+        self._own_engine = engine.dialect.name == "postgresql"
+        if self._own_engine:
+            engine = create_engine(
+                engine.url,
+                pool_size=connections,
+                max_overflow=0,
+                pool_pre_ping=False,
+                isolation_level="AUTOCOMMIT",
+                connect_args={"prepare_threshold": 0},  # its few statements prepared on the server at first use
+            )
+        self.engine = engine
+
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as connection:
+                    return work(connection)
+            except DBAPIError as exc:  # a connection the server dropped: once more on a new one
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
+    def lookup(self, number: str) -> dict[str, Any]:
+        """The caller's whole card (``LookupFn``)."""
+        found, _ = self._run(lambda c: lookup_as(c, number, None, self.region, area_code=self.area_code))
+        return lookup_fields(found)
+
+    def first_pop(self, number: str, agent: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The caller's whole card and what ``agent`` may see of it (``FirstPopFn``), from one lookup."""
+        found, viewer = self._run(lambda c: lookup_as(c, number, agent, self.region, area_code=self.area_code))
+        card = lookup_fields(found)
+        return card, lookup_seen_by(viewer, card)
+
+    def scope(self, agent: str, card: dict[str, Any]) -> dict[str, Any]:
+        """What ``agent`` may see of a card (``ScopeFn``): another agent a ring-all call rings."""
+        return lookup_seen_by(self._run(lambda c: viewer_named(c, agent)), card)
+
+    def close(self) -> None:
+        if self._own_engine:
+            self.engine.dispose()
+
+
+def crm_screen_pop(
+    engine: Engine, settings: Any, publish: PublishFn, active: Callable[[], bool] | None = None
+) -> ScreenPopService:
+    """The screen-pop service over the CRM database, as ``serve`` runs it: ``settings.screen_pop_threads``
+    threads, each with its own connection."""
+    threads = max(1, int(settings.screen_pop_threads))
+    cards = CrmCards(engine, settings.default_region, settings.default_area_code, connections=threads)
+    return ScreenPopService(
+        cards.lookup,
+        publish,
+        scope_fn=cards.scope,
+        first_pop_fn=cards.first_pop,
+        threads=threads,
+        on_stop=cards.close,
+        active=active,
+    )
 
 
 def crm_lookup(sessionmaker: Any, region: str = "CN") -> Callable[[str], Any]:
@@ -288,11 +422,10 @@ def crm_lookup(sessionmaker: Any, region: str = "CN") -> Callable[[str], Any]:
 
 def crm_scope(sessionmaker: Any) -> ScopeFn:
     """A blocking ``scope_fn``: the agent's CRM data scope applied to the card, the same rule as the
-    REST lookup (``crm_core.permissions.visible_lookup``); an extension nobody is bound to sees no record."""
-    from crm_core.permissions import agent_by_identity, visible_lookup
+    REST lookup (``crm_core.permissions.lookup_seen_by``); an extension nobody is bound to sees no record."""
 
     def run(agent: str, crm: dict[str, Any]) -> dict[str, Any]:
         with sessionmaker() as session:
-            return visible_lookup(session, agent_by_identity(session, agent), crm)
+            return lookup_seen_by(viewer_named(session.connection(), agent), crm)
 
     return run

@@ -26,8 +26,8 @@ __all__ = ["CallTracker", "TrackerConfig", "TrackerStats"]
 
 Handler = Callable[[dict[str, Any], float], None]
 
-# The VarSet variables the tracker reads (queue overflow verdict, voicemail left).
-TRACKED_VARIABLES = frozenset({"QUEUESTATUS", "VMSTATUS"})
+# The VarSet variables the tracker reads (queue overflow verdict, voicemail left, a campaign's attempt).
+TRACKED_VARIABLES = frozenset({"QUEUESTATUS", "VMSTATUS", "CC_ATTEMPT"})
 # A QUEUESTATUS VarSet follows QueueCallerLeave within milliseconds when there is one.
 QUEUE_VERDICT_S = 1.0
 
@@ -82,6 +82,7 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
             "QueueParams": self._on_queue_params,
             "QueueEntry": self._on_queue_entry,
             "CoreShowChannel": self._on_core_show_channel,
+            "Pickup": self._on_pickup,
             "BlindTransfer": self._on_blind_transfer,
             "AttendedTransfer": self._on_attended_transfer,
             "MessageWaiting": self._on_message_waiting,
@@ -94,48 +95,39 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
     # --- public API ----------------------------------------------------------------------------------
     def feed(self, msg: dict[str, Any], now: float | None = None) -> list[Event]:
         """Apply one AMI message; return the domain events it causes, in order. Never raises."""
-        stats = self.stats
-        stats.events += 1
         try:
             name = msg["Event"]
             handler = self._handler_of(name)
         except (KeyError, TypeError, AttributeError):
+            self.stats.ignored += 1
             return []
         if handler is None:
-            if name != "VarSet":
-                return []
-            # VarSet is a third of all traffic: only two variables matter, look at nothing else
-            variable = msg.get("Variable")
+            # VarSet is a third of all traffic: only the tracked variables matter, look at nothing else
+            variable = msg.get("Variable") if name == "VarSet" else None
             if not isinstance(variable, str) or variable not in TRACKED_VARIABLES:
+                self.stats.ignored += 1
                 return []
             handler = self._on_varset
-        stats.handled += 1
+        self.stats.handled += 1
         stamp = msg.get("Timestamp")
-        if stamp is not None:
-            try:
-                t = float(stamp)
-            except (TypeError, ValueError):
-                t = -1.0
-            if 0.0 <= t < 1e11:
-                self._last_t = t
-            else:
-                t = self._time(msg, now)
-        else:
-            t = now if now is not None else 0.0
+        if stamp is None:
+            t = 0.0 if now is None else now
             if t > self._last_t:
                 self._last_t = t
+        else:
+            t = self._time(msg, now)
         out: list[Event] = []
         self._out = out
         try:
             handler(msg, t)
         except Exception:  # garbage fields must never take the bridge down: count and go on
-            stats.malformed += 1
+            self.stats.malformed += 1
         agents = self.agents
         if agents.dirty or agents.wrapping:
             try:
                 out.extend(agents.flush(t))
             except Exception:
-                stats.malformed += 1
+                self.stats.malformed += 1
         return out
 
     def tick(self, now: float) -> list[Event]:

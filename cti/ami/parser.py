@@ -5,6 +5,10 @@ A message is a block of ``Key: Value`` lines ended by an empty line (``\\r\\n\\r
 Frames are cut on bytes before they are decoded, so a multi-byte UTF-8 character split
 across two TCP reads is never lost (panoramisk 1.4 decodes each read on its own).
 
+Frames are decoded and split into lines in few C calls; each line's ``(key, value)`` split is
+kept in a small per-parser cache (most lines recur from frame to frame), so the dict of a frame
+is built in one ``dict()`` call.
+
 A header that repeats becomes a list, as in the recorded transcripts. A header with an
 empty value (``Key: ``) is kept with the value ``""``.
 
@@ -21,8 +25,28 @@ from dataclasses import dataclass
 Message = dict[str, "str | list[str]"]
 
 _SEP = b"\r\n\r\n"
+_TEXT_SEP = "\r\n\r\n"
 _BANNER_PREFIX = b"Asterisk Call Manager"
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
+# Lines kept split per parser: most lines recur (``Privilege: call,all``, ``ChannelState: 6``, and a channel's
+# ``Channel:``, ``Uniqueid:``, ``CallerIDNum:`` in each of its events). Emptied when full, and long lines are
+# never kept, so the cache holds at most LINE_CACHE_SIZE lines of LINE_CACHE_MAX_CHARS.
+LINE_CACHE_SIZE = 4096
+LINE_CACHE_MAX_CHARS = 128
+
+
+class _SplitLines(dict[str, tuple[str, ...]]):
+    """A line -> its ``(key, value)`` split at the first ``": "`` (a 1-tuple when there is none)."""
+
+    __slots__ = ()
+
+    def __missing__(self, line: str) -> tuple[str, ...]:
+        split = tuple(line.split(": ", 1))
+        if len(line) <= LINE_CACHE_MAX_CHARS:
+            if len(self) >= LINE_CACHE_SIZE:
+                self.clear()
+            self[line] = split
+        return split
 
 
 @dataclass(slots=True)
@@ -41,13 +65,14 @@ class ParserStats:
 class AMIParser:
     """Incremental AMI frame parser. One instance per connection."""
 
-    __slots__ = ("_buf", "_discarding", "_max", "_want_banner", "banner", "stats")
+    __slots__ = ("_buf", "_discarding", "_lines", "_max", "_want_banner", "banner", "stats")
 
     def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, expect_banner: bool = True) -> None:
         self._buf = b""
         self._max = max_frame_bytes
         self._discarding = False
         self._want_banner = expect_banner
+        self._lines = _SplitLines()
         self.banner: str | None = None
         self.stats = ParserStats()
 
@@ -64,21 +89,44 @@ class AMIParser:
             buf = self._skip_oversized(buf)
             if self._discarding:
                 return []
-        if _SEP not in buf:
+        end = buf.rfind(_SEP)
+        if end < 0:
             self._buf = self._bounded(buf)
             return []
-        frames = buf.split(_SEP)
-        self._buf = self._bounded(frames.pop())
+        self._buf = self._bounded(buf[end + 4 :])
+        if end > self._max:  # a frame may be oversized: the bytes of each one are measured
+            frames = self._frames_within_bounds(buf[:end].split(_SEP))
+        else:
+            # Decoded in one call: the separator is ASCII, so no UTF-8 sequence spans two frames and
+            # this gives exactly the text of each frame decoded on its own.
+            frames = buf[:end].decode("utf-8", "replace").split(_TEXT_SEP)
+        split = self._lines.__getitem__
         out: list[Message] = []
+        for frame in frames:
+            lines = frame.split("\r\n")
+            try:
+                # the common frame, every line ``Key: Value`` with distinct keys, built in one C call
+                # from the lines already split
+                msg: Message = dict(map(split, lines))  # type: ignore[arg-type]
+            except ValueError:  # a line with no ``": "``: the general rules
+                msg = {}
+            if len(msg) != len(lines):  # that, or a repeated header: the general rules keep every value
+                msg = self._parse_lines(lines)
+            if "Event" in msg or "Response" in msg:
+                out.append(msg)
+            elif msg:
+                self.stats.malformed += 1
+        self.stats.messages += len(out)
+        return out
+
+    def _frames_within_bounds(self, frames: list[bytes]) -> list[str]:
+        kept: list[str] = []
         for frame in frames:
             if len(frame) > self._max:
                 self.stats.oversized += 1
-                continue
-            msg = self._parse_frame(frame)
-            if msg is not None:
-                out.append(msg)
-        self.stats.messages += len(out)
-        return out
+            else:
+                kept.append(frame.decode("utf-8", "replace"))
+        return kept
 
     def _take_banner(self, buf: bytes) -> bytes:
         stripped = buf.lstrip(b"\r\n")
@@ -115,9 +163,9 @@ class AMIParser:
         self._discarding = False
         return buf[end + 4 :]
 
-    def _parse_frame(self, frame: bytes) -> Message | None:
+    def _parse_lines(self, lines: list[str]) -> Message:
         msg: Message = {}
-        for line in frame.decode("utf-8", "replace").split("\r\n"):
+        for line in lines:
             key, sep, value = line.partition(": ")
             if not sep:
                 key, sep, value = line.partition(":")
@@ -133,10 +181,6 @@ class AMIParser:
                     msg[key] = [prev, value]
             else:
                 msg[key] = value
-        if "Event" not in msg and "Response" not in msg:
-            if msg:
-                self.stats.malformed += 1
-            return None
         return msg
 
 

@@ -30,8 +30,11 @@ __all__ = [
 def make_bus(settings: Any) -> EventBus:
     """Redis when ``settings.redis_url`` is set, else the in-process bus."""
     if settings.redis_url:
+        prefix = getattr(settings, "redis_prefix", "cc:")
         return RedisBus(
             settings.redis_url,
+            stream_key=f"{prefix}events",
+            channel=f"{prefix}live",
             maxlen=settings.bus_stream_maxlen,
             publish_timeout_s=getattr(settings, "redis_timeout_s", None),
         )
@@ -63,7 +66,7 @@ def make_bridge_lock(settings: Any) -> LeaderLock:
     if settings.redis_url:
         return BridgeLock(
             settings.redis_url,
-            key=f"cc:bridge-lock:{settings.pbx}",
+            key=f"{getattr(settings, 'redis_prefix', 'cc:')}bridge-lock:{settings.pbx}",
             ttl_s=settings.bridge_lock_ttl_s,
         )
     return LocalBridgeLock()

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cti.bus.base import Event, EventBus, Subscription
-from cti.journal import FsyncPolicy, Journal
+from cti.journal import FsyncPolicy, Journal, write_cursors
 from cti.journal_consumer import JournalConsumer, Sink
 
 log = logging.getLogger(__name__)
@@ -232,14 +232,22 @@ class DurableBus:
         while True:
             await asyncio.sleep(self.fsync_interval_s)
             fd = self.journal.take_sync_fd()
-            if fd is None:
-                continue
-            try:
-                await asyncio.to_thread(os.fsync, fd)
-            except OSError:
-                log.exception("journal fsync failed")
-            finally:
-                os.close(fd)
+            if fd is not None:
+                try:
+                    await asyncio.to_thread(os.fsync, fd)
+                except OSError:
+                    log.exception("journal fsync failed")
+                finally:
+                    os.close(fd)
+            # the consumers' cursors follow the records they point past, off the event path
+            unsaved = self.journal.unsaved_cursors()
+            if unsaved:
+                try:
+                    await asyncio.to_thread(write_cursors, self.journal.directory, unsaved)
+                except OSError:
+                    log.exception("journal cursors could not be written")
+                    continue
+                self.journal.cursors_saved(unsaved)
 
 
 def make_journal(directory: Any, consumers: Iterable[str], settings: Any) -> Journal:

@@ -62,7 +62,8 @@ class BridgeLock:
     ) -> None:
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
-        self._redis: aioredis.Redis = aioredis.from_url(url)
+        # a Redis that stalls answers with a timeout, not never: keep() goes on without it
+        self._redis: aioredis.Redis = aioredis.from_url(url, socket_timeout=max(1.0, ttl_s))
         self.key = key
         self.ttl_ms = max(1, int(ttl_s * 1000))
         self.owner = owner or uuid.uuid4().hex
@@ -83,7 +84,13 @@ class BridgeLock:
     async def acquire(self) -> None:
         """Wait until this contender holds the lock."""
         # Polling is the point: the lapse of a TTL in Redis sends no notification.
-        while not await self.try_acquire():
+        while True:
+            try:
+                if await self.try_acquire():
+                    break
+            except (OSError, TimeoutError, aioredis.RedisError) as exc:
+                raise_if_cancelled()
+                log.warning("bridge lock %s: Redis does not answer (%s); trying again", self.key, exc)
             raise_if_cancelled()
             await asyncio.sleep(self.retry_s)
         raise_if_cancelled()
@@ -95,24 +102,41 @@ class BridgeLock:
         return self.held
 
     async def keep(self) -> None:
-        """Renew every third of the TTL; return when the lock is lost (the bridge must stop)."""
+        """Renew every third of the TTL; return when the lock is lost (the bridge must stop).
+
+        Lost means Redis answered and the lock is another contender's. While Redis does not answer
+        (down, stalled, reset) the holder keeps its bridge: no other contender can take the lock from
+        a Redis that answers nobody, and stopping would lose the PBX's calls for as long as the outage
+        lasts. When Redis answers again, a lock that lapsed meanwhile is taken again if it is free.
+        (A holder cut off from a Redis that others still reach runs beside its successor until it
+        reaches Redis again and stops.)
+        """
+        unreachable = False
         while True:
             await asyncio.sleep(self.renew_s)
             try:
-                renewed = await self.renew()
-            except (OSError, aioredis.RedisError) as exc:
-                # Without Redis we cannot prove we still hold the lock: give it up.
-                log.warning("bridge lock %s: renewal failed (%s)", self.key, exc)
-                self.held = False
-                return
+                renewed = await self.renew() or await self.try_acquire()
+            except (OSError, TimeoutError, aioredis.RedisError) as exc:
+                raise_if_cancelled()
+                if not unreachable:
+                    log.warning("bridge lock %s: Redis does not answer (%s); the bridge stays", self.key, exc)
+                unreachable = True
+                self.held = True  # nobody else can be given the lock while Redis answers nobody
+                continue
             raise_if_cancelled()
+            if unreachable:
+                log.info("bridge lock %s: Redis answers again (lock %s)", self.key, "kept" if renewed else "lost")
+                unreachable = False
             if not renewed:
                 log.warning("bridge lock %s lost by %s", self.key, self.owner)
                 return
 
     async def release(self) -> None:
         if self.held:
-            await self._release(keys=[self.key], args=[self.owner])
+            try:
+                await self._release(keys=[self.key], args=[self.owner])
+            except (OSError, TimeoutError, aioredis.RedisError) as exc:
+                log.warning("bridge lock %s: not released (%s); it lapses after its TTL", self.key, exc)
         self.held = False
 
     async def close(self) -> None:

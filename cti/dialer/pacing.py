@@ -11,7 +11,9 @@ No I/O and no clock: durations come in on the observations (seconds measured by 
   find no agent (dropped) stays within the target, with answers ``A ~ Binomial(in_flight + n, p)``
   against the agents expected free ``F``: ``E[max(0, A - F)] / E[A] <= target``.
   The target is the abandon cap (3 % by default) less a safety margin; while the abandon rate measured
-  so far (dropped / answered) is over the cap, it dials progressively until it is back under it.
+  so far (dropped / answered) is over the cap, it dials progressively until it is back under it, and
+  so it does while nobody of the last ``window`` answered (a prediction from an answer rate of 0 would
+  never dial again, and so never see it change).
 """
 
 from __future__ import annotations
@@ -135,11 +137,13 @@ def pace(given: PacingInput, stats: PacingStats) -> PacingDecision:
     if stats.abandon_rate > policy.abandon_cap:
         return _decision(progressive, given, "predictive: over the abandon cap, progressive until under it")
     p = stats.answer_rate
+    if p <= 0.0:  # nobody answered lately: predicting from that would never dial again and learn nothing new
+        return _decision(progressive, given, "predictive: no answer lately, one call per free agent")
     # Agents on a call who will be free by the time a new call is answered (handle times taken as
     # exponential: the chance one ends within a ring time).
     soon = given.agents_busy * (1.0 - math.exp(-stats.mean_ring_s() / max(stats.mean_handle_s(), 1.0)))
     free = given.agents_free + soon - given.waiting
-    if free <= 0 or p <= 0.0:
+    if free <= 0:
         return _decision(0, given, "predictive: no agent expected free")
     limit = int(policy.max_ratio * max(given.agents_free, 1)) - given.in_flight
     limit = min(limit, given.leads_ready)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cti.simulator import listings
+from cti.simulator.dialer_calls import CALLEE_CONTEXT
 from cti.simulator.protocol import Action, Message, error, header, headers, response
 from cti.simulator.queues import add_member, pause_member, remove_member
 from cti.simulator.scenarios import ScenarioError
@@ -360,6 +361,8 @@ class ActionHandler:
                 survey=variables.get("SURVEY", "no").lower(),
             )
             return self.pbx.inbound_for_originate(params), params
+        if context == CALLEE_CONTEXT and header(action, "Exten"):  # a campaign's customer (cti.dialer)
+            return self.pbx.dialer_callee(exten, number, header(action, "Exten"), variables, params), params
         if context == "agents" and header(action, "Context") == "outbound" and header(action, "Exten"):
             params.update(agent=exten, number=header(action, "Exten"))
             return "click_to_dial", params

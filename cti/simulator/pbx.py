@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from cti.simulator import composed
 from cti.simulator.calls import Binding, CallRun, Clock, IdAllocator, ScenarioResult
+from cti.simulator.dialer_calls import DIALER_BUSY, BusyOnce, busy_params
 from cti.simulator.queues import add_member, pause_member, remove_member
 from cti.simulator.scenarios import (
     ATXFER_CANCEL,
@@ -53,6 +54,7 @@ class SimulatedPBX:
         self._sink = sink
         self._clock = clock
         self._tasks: set[asyncio.Task[ScenarioResult]] = set()
+        self.busy_once = BusyOnce()  # the campaign customers busy the first time (cti.simulator.dialer_calls)
 
     # --- events ---------------------------------------------------------------------------------
     def emit(self, headers: list[tuple[str, str]]) -> None:
@@ -180,6 +182,22 @@ class SimulatedPBX:
         # the dialplan's Queue option c (13) when the Originate sets SURVEY (to anything but "no");
         # without it the call is played as transcripts 02 and 04 were recorded, with no survey
         return "inbound_answered" if values.get("survey", "no") == "no" else "inbound_survey"
+
+    def dialer_callee(
+        self, number: str, caller_id: str, queue: str, variables: dict[str, str], values: dict[str, str]
+    ) -> str:
+        """What a campaign's Originate of ``number`` plays (``cti.simulator.dialer_calls``); fills ``values``."""
+        if self.busy_once.is_busy(number):
+            values.update(busy_params(number, caller_id, queue, variables))
+            return DIALER_BUSY.name
+        values.update(
+            caller=number,
+            caller_name=f"PSTN {number}",
+            queue=queue,
+            record=variables.get("RECORD", "yes").lower(),
+            survey=variables.get("SURVEY", "no").lower(),
+        )
+        return self.inbound_for_originate(values)
 
     def call_of(self, channel: str) -> CallRun | None:
         chan = self.state.channel_by_name(channel)

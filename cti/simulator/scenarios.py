@@ -186,6 +186,17 @@ T11 = _spec(
 )
 T12 = _spec("12_supervisor_chanspy", **_caller("5551253"), **_agent("1001"), supervisor="1003", queue="support")
 T13 = _spec("13_post_call_survey", **_caller("5551254"), **_agent("1001"), queue="support")
+# Dialplan cases recorded from Asterisk 22 (tests/fixtures/ami/record_dialplan_scenarios.py)
+T20 = _spec("20_caller_id_rewrite", **_caller("5558001"), **_agent("1001"), queue="support")
+T21 = _spec(
+    "21_directed_pickup",
+    **_caller("5558002"),
+    **_agent("1001"),
+    picker="1002",
+    picker_name="Phone 1002",
+    queue="support",
+)
+T22 = _spec("22_blind_transfer_no_answer", **_caller("5558003"), **_agent("1001"), target="1099", queue="support")
 
 
 def _roles(headers: tuple[tuple[str, str], ...]) -> set[str]:
@@ -287,6 +298,18 @@ SPY_SESSIONS = {
 INBOUND_SURVEY = Piece(T13, 10, 253, ((167, Gate("talk", 4.0)),), params=(("talk", "4"),))
 
 
+# 20: the caller's number arrives after the Dial began (NewCallerid), the agent talks 3 s.
+CALLER_ID_LATE = Piece(T20, 11, 237)
+# 21: the agent rings without answering; another phone dials *8<agent> (PickupChan) and takes the call.
+# The recording's reply to the picking phone's Originate (96) splits it in two.
+PICKUP_RINGING = Piece(T21, 11, 95)
+PICKUP_TAKEN = Piece(T21, 97, 262)
+# 22: the agent answers, the caller is redirected to 1099, which rings 6 s and gives up; the recording's
+# reply to the Redirect (170) splits it in two.
+TRANSFER_NO_ANSWER_HEAD = Piece(T22, 10, 169)
+TRANSFER_NO_ANSWER_TAIL = Piece(T22, 171, 303)
+
+
 @dataclass(frozen=True, slots=True)
 class ScenarioDef:
     name: str
@@ -348,6 +371,27 @@ SCENARIOS: dict[str, ScenarioDef] = {
         (INBOUND_SURVEY,),
         _INBOUND_DEFAULTS,
         "Answered queue call; after the agent hangs up the caller takes the survey (transcript 13).",
+    ),
+    "caller_id_late": ScenarioDef(
+        "caller_id_late",
+        "inbound",
+        (CALLER_ID_LATE,),
+        {**_INBOUND_DEFAULTS, "caller": "5558001"},
+        "The dialplan sets the caller's number after the Dial began (NewCallerid); answered (transcript 20).",
+    ),
+    "pickup": ScenarioDef(
+        "pickup",
+        "inbound",
+        (PICKUP_RINGING, PICKUP_TAKEN),
+        {**_INBOUND_DEFAULTS, "caller": "5558002", "picker": "1002", "picker_name": "Phone 1002"},
+        "The agent rings, another phone picks the call up with *8<agent> (PickupChan, transcript 21).",
+    ),
+    "blind_transfer_no_answer": ScenarioDef(
+        "blind_transfer_no_answer",
+        "inbound",
+        (TRANSFER_NO_ANSWER_HEAD, TRANSFER_NO_ANSWER_TAIL),
+        {**_INBOUND_DEFAULTS, "caller": "5558003", "target": "1099"},
+        "Answered call blind-transferred to an extension that rings 6 s unanswered (transcript 22).",
     ),
     "voicemail": ScenarioDef(
         "voicemail",

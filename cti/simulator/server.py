@@ -166,7 +166,7 @@ class PBXSimulator:
         """
         from cti.simulator.traffic import TrafficGenerator
 
-        generator = TrafficGenerator(self, agents=agents, callers=callers, seed=seed, agi=agi)
+        generator = TrafficGenerator(self, agents=agents, callers=callers, seed=seed, agi=agi, paced=True)
         await generator.run(calls_per_minute, stop)
 
     def client(self, timeout_s: float = 5.0) -> AbstractAsyncContextManager[AMIRecorder]:

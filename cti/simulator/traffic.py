@@ -3,9 +3,16 @@
 ``TrafficGenerator`` logs agents ``1001..10NN`` into the queues, then starts calls at random
 (Poisson) times: answered queue calls, recorded ones, abandons, ring-no-answer then the next
 agent, click-to-dial, blind and attended transfers, holds and voicemail. Callers come from a
-pool (so some call back), with Chinese names; agents now and then pause (置忙) and come back.
-When given the FastAGI address, every inbound call also runs the IVR flow there, as Asterisk's
-``AGI(agi://…/ivr)`` would.
+pool (so some call back), with Chinese names; agents now and then take a short break (置忙) and
+come back by themselves. When given the FastAGI address, every inbound call also runs the IVR flow
+there, as Asterisk's ``AGI(agi://…/ivr)`` would, and surveyed calls the survey flow.
+
+It behaves like a staffed center, not an overloaded one: arrivals are paced to what the agents who
+are in can take (``occupancy`` of their time at ``HANDLE_S`` a call), at most a fifth of the agents
+are on a break at once, and a caller who finds nobody free mostly waits for the next agent (the
+call is placed when one is free) and sometimes gives up, so the abandon rate stays near what a
+center sees (about 5-10 %). Times are the simulated PBX's: at ``speed`` 10 a minute of traffic
+takes six seconds.
 """
 
 from __future__ import annotations
@@ -26,10 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIX: tuple[tuple[str, int], ...] = (
-    ("inbound_answered", 28),
-    ("inbound_survey", 6),
+    ("inbound_answered", 22),
+    ("inbound_survey", 14),
     ("inbound_recorded", 16),
-    ("inbound_abandon", 9),
+    ("inbound_abandon", 5),
     ("ring_no_answer_next_agent", 8),
     ("click_to_dial", 10),
     ("blind_transfer", 5),
@@ -41,6 +48,12 @@ MIX: tuple[tuple[str, int], ...] = (
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红娥玲芬燕彬鹏辉建国志强晓东海燕"
 PAUSE_REASONS = ("午休", "培训", "会议", "Lunch")
+HANDLE_S = 60.0  # mean time a queue call keeps an agent (ring, talk, wrap-up), simulated seconds
+OCCUPANCY = 0.65  # the share of the available agents' time the arrivals ask for
+BREAK_EVERY_S = 150.0  # mean time between two breaks, simulated seconds
+BREAK_S = (30.0, 120.0)  # how long a break lasts
+GIVE_UP = 0.15  # the share of callers who give up rather than wait when nobody is free
+WAIT_TICK_S = 1.0
 MOBILE_PREFIXES = (
     "130",
     "131",
@@ -87,14 +100,24 @@ class TrafficGenerator:
         callers: Sequence[tuple[str, str]] | None = None,
         seed: int | None = None,
         agi: tuple[str, int] | None = None,
+        *,
+        paced: bool = False,
     ) -> None:
+        """``paced``: the demo's staffed center (arrivals in simulated minutes, capped to what the agents
+        can take, callers waiting for a free agent); without it ``calls_per_minute`` are placed per
+        minute of wall-clock time whoever is free, as load tests want."""
         self.sim = sim
+        self.paced = paced
         self.rng = random.Random(seed)
         self.extensions = [f"{1001 + i}" for i in range(agents)]
         self.callers = list(callers) if callers else make_callers(400, self.rng)
         self.agi = agi
         self.running: set[CallRun] = set()
         self.started: dict[str, int] = {}
+        self.waiting: list[float] = []  # callers waiting for a free agent: the simulated time they came
+        self.gave_up: dict[str, int] = {}  # why callers abandoned: mix (the scenario), busy, patience
+        self.breaks: dict[str, float] = {}  # agent on a break -> simulated time the break ends
+        self.speed = float(getattr(sim.pbx, "speed", 1.0) or 1.0)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def login_agents(self) -> None:
@@ -105,27 +128,67 @@ class TrafficGenerator:
                     with contextlib.suppress(Exception):  # already logged in
                         self.sim.pbx.login_agent(queue, ext)
 
+    def pace(self, calls_per_minute: float) -> float:
+        """Arrivals per simulated minute: paced, as asked but never more than the agents who are in can
+        take; else ``calls_per_minute`` of wall-clock time."""
+        if not self.paced:
+            return calls_per_minute / self.speed
+        present = max(1, len(self.extensions) - len(self.breaks))
+        return min(calls_per_minute, OCCUPANCY * present * 60.0 / HANDLE_S)
+
     async def run(self, calls_per_minute: float, stop: asyncio.Event) -> None:
         if calls_per_minute <= 0:
             raise ScenarioError("calls_per_minute must be positive")
         self.login_agents()
-        next_pause = self.rng.expovariate(1 / 90)
-        elapsed = 0.0
+        log.info(
+            "demo traffic: %.1f calls/min asked, %.1f placed for %d agents (speed %.1f)",
+            calls_per_minute,
+            self.pace(calls_per_minute),
+            len(self.extensions),
+            self.speed,
+        )
+        now = 0.0  # simulated seconds since the start
+        next_call = self.rng.expovariate(self.pace(calls_per_minute) / 60)
+        next_break = self.rng.expovariate(1 / BREAK_EVERY_S)
         while not stop.is_set():
-            gap = self.rng.expovariate(calls_per_minute / 60)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=gap)
+                await asyncio.wait_for(stop.wait(), timeout=WAIT_TICK_S / self.speed)
             if stop.is_set():
                 break
-            elapsed += gap
-            if elapsed >= next_pause:
-                self.toggle_pause()
-                next_pause = elapsed + self.rng.expovariate(1 / 90)
-            self.start_call()
+            now += WAIT_TICK_S
+            self.end_breaks(now)
+            if now >= next_break:
+                self.take_break(now)
+                next_break = now + self.rng.expovariate(1 / BREAK_EVERY_S)
+            self.serve_waiting(now)
+            while now >= next_call:
+                self.arrive(now)
+                next_call += self.rng.expovariate(self.pace(calls_per_minute) / 60)
 
-    def start_call(self) -> CallRun | None:
+    def arrive(self, now: float) -> None:
+        """A caller comes: placed now, or waiting for a free agent (and a few give up at once)."""
+        if not self.paced or self._free_agents():
+            self.start_call()
+        elif self.rng.random() < GIVE_UP:
+            self.gave_up["busy"] = self.gave_up.get("busy", 0) + 1
+            self.start_call("inbound_abandon")
+        else:
+            self.waiting.append(now)
+
+    def serve_waiting(self, now: float) -> None:
+        """Callers who waited get the agents that came free; one who waited too long gives up."""
+        while self.waiting and self._free_agents():
+            self.waiting.pop(0)
+            self.start_call()
+        patience = 90.0
+        while self.waiting and now - self.waiting[0] > patience:
+            self.waiting.pop(0)
+            self.gave_up["patience"] = self.gave_up.get("patience", 0) + 1
+            self.start_call("inbound_abandon")
+
+    def start_call(self, name: str = "") -> CallRun | None:
         names = [name for name, _ in MIX]
-        name = self.rng.choices(names, weights=[w for _, w in MIX])[0]
+        name = name or self.rng.choices(names, weights=[w for _, w in MIX])[0]
         try:
             params = self._params(name)
             run = self.sim.start_scenario(name, **params)
@@ -145,6 +208,7 @@ class TrafficGenerator:
                 run = self.sim.start_scenario(name, **params)
             except ScenarioError:
                 name = "inbound_abandon"  # nobody free: the caller waits, then gives up
+                self.gave_up["fallback"] = self.gave_up.get("fallback", 0) + 1
                 run = self.sim.start_scenario(name, **params)
         self.started[name] = self.started.get(name, 0) + 1
         self.running.add(run)
@@ -212,12 +276,19 @@ class TrafficGenerator:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _free_agents(self) -> list[str]:
+        """Agents in no call, not on a break and not paused (after-call work is a pause too)."""
         state = self.sim.pbx.state
-        return [ext for ext in self.extensions if not state.agent_busy(ext)]
+        return [
+            ext
+            for ext in self.extensions
+            if ext not in self.breaks
+            and not state.agent_busy(ext)
+            and any(self._available_in(name, ext) for name in state.queues)
+        ]
 
     def _params(self, name: str) -> dict[str, str]:
         number, caller_name = self.rng.choice(self.callers)
-        talk = str(round(min(180.0, max(8.0, self.rng.lognormvariate(3.5, 0.5)))))
+        talk = str(round(min(180.0, max(8.0, self.rng.lognormvariate(3.3, 0.5)))))
         params = {
             "caller": number,
             "caller_name": caller_name,
@@ -227,8 +298,13 @@ class TrafficGenerator:
         }
         queues = list(self.sim.pbx.state.queues)
         params["queue"] = queues[0] if self.rng.random() < 0.65 or len(queues) == 1 else queues[1]
+        if name != "inbound_abandon" and not any(self._available_in(params["queue"], e) for e in self.extensions):
+            # nobody of that queue is free: the IVR sends the caller to a queue with someone free
+            params["queue"] = next(
+                (q for q in queues if any(self._available_in(q, e) for e in self.extensions)), params["queue"]
+            )
         if name == "inbound_abandon":
-            params["moh"] = str(self.rng.randint(4, 60))
+            params["moh"] = str(self.rng.randint(8, 60))  # most callers who give up waited a while
         free = self._free_agents()
         self.rng.shuffle(free)
         if name == "click_to_dial":
@@ -259,20 +335,25 @@ class TrafficGenerator:
         member = state.queues[queue].members.get(f"Local/{extension}@agents/n")
         return member is not None and state.is_available(member)
 
-    def toggle_pause(self) -> None:
-        ext = self.rng.choice(self.extensions)
-        state = self.sim.pbx.state
-        member = next(
-            (
-                q.members.get(f"Local/{ext}@agents/n")
-                for q in state.queues.values()
-                if f"Local/{ext}@agents/n" in q.members
-            ),
-            None,
-        )
-        if member is None:
-            return
-        paused = not member.paused
-        reason = self.rng.choice(PAUSE_REASONS) if paused else ""
+    def _member_of_any_queue(self, ext: str) -> bool:
+        return any(f"Local/{ext}@agents/n" in q.members for q in self.sim.pbx.state.queues.values())
+
+    def take_break(self, now: float) -> str | None:
+        """One agent who is free takes a short break, if fewer than a fifth of them are on one."""
+        if len(self.breaks) >= max(1, len(self.extensions) // 5):
+            return None
+        free = [ext for ext in self._free_agents() if ext not in self.breaks and self._member_of_any_queue(ext)]
+        if len(free) < 2:  # the last free agent stays for the callers
+            return None
+        ext = self.rng.choice(free)
         with contextlib.suppress(Exception):
-            self.sim.pbx.pause_agent(ext, paused, reason=reason)
+            self.sim.pbx.pause_agent(ext, True, reason=self.rng.choice(PAUSE_REASONS))
+            self.breaks[ext] = now + self.rng.uniform(*BREAK_S)
+        return ext
+
+    def end_breaks(self, now: float) -> None:
+        for ext, until in list(self.breaks.items()):
+            if now >= until:
+                del self.breaks[ext]
+                with contextlib.suppress(Exception):
+                    self.sim.pbx.pause_agent(ext, False)

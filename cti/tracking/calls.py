@@ -36,16 +36,17 @@ _FAILED_CAUSES = frozenset({1, 2, 3, 22, 27, 28, 29, 31, 34, 38, 41, 42, 44, 47,
 
 @dataclass(slots=True)
 class TrackerStats:
-    events: int = 0  # every message fed
-    handled: int = 0  # the ones a handler looked at; the others are ignored
+    handled: int = 0  # the messages a handler looked at
+    ignored: int = 0  # the others (one count per message: the cheaper of the two paths counts once)
     malformed: int = 0  # handled ones whose fields made no sense
     dropped_calls: int = 0
     dropped_bridges: int = 0
     expired_calls: int = 0
 
     @property
-    def ignored(self) -> int:
-        return self.events - self.handled
+    def events(self) -> int:
+        """Every message fed."""
+        return self.handled + self.ignored
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -252,8 +253,16 @@ class CallBook:
         A callee's own caller ID names it when it differs from the caller's (Dial copies the caller's).
         """
         party = chan.party
-        number = known(text(msg.get("CallerIDNum")))
-        name = known(text(msg.get("CallerIDName")))
+        number = msg.get("CallerIDNum")
+        if number.__class__ is not str:
+            number = text(number)
+        if number in _UNKNOWN:
+            number = None
+        name = msg.get("CallerIDName")
+        if name.__class__ is not str:
+            name = text(name)
+        if name in _UNKNOWN:
+            name = None
         call = chan.call
         if party.role == CALLER:
             if party.extension is not None:
@@ -296,10 +305,11 @@ class CallBook:
             return  # an originate's plumbing: the caller is the first phone it reaches
         context = call.first_context
         cfg = self.config
-        target = next(
-            (p for p in call.parties if p.dialed_by is first and not p.via and p.pending_ring is None), None
-        )
-        if context in cfg.inbound_contexts:
+        target = next((p for p in call.parties if p.dialed_by is first and not p.via and p.pending_ring is None), None)
+        if call.originate_queued:
+            direction = "outbound"  # the Originate reached the customer, then queued for an agent
+            dialed = call.dialed
+        elif context in cfg.inbound_contexts:
             direction = "inbound"
             dialed = call.dialed
         elif first.trunk and not call.originated:
@@ -325,9 +335,14 @@ class CallBook:
                 direction = "outbound"  # a Local leg that is no agent: the outside world
             dialed = dialable(target.number if target is not None else None) or dialable(call.dialed)
         else:
-            if call.originated and not first.up and not force:
-                return  # an originated Local pair: plumbing if it dials on, a person once it answers
-            direction = "inbound"
+            campaign = call.campaign_attempt is not None
+            if (call.originated or campaign) and not force:
+                # an originated Local pair: plumbing if it dials on, a person once it talks, queues or ends
+                # (answered alone it may still be a pickup that takes another call: PickupChan answers first);
+                # a campaign's customer leg may show its state before the Originate's DialBegin (busy)
+                return
+            # a campaign's customer leg that ended before the queue (busy, no answer) was dialled out
+            direction = "outbound" if campaign else "inbound"
             dialed = call.dialed
         call.announced = True
         call.direction = direction
@@ -404,36 +419,56 @@ class CallBook:
                         todo.append(other)
         return people
 
-    def _talking(self, call: Call) -> set[int]:
-        """ids of the call's people who share a conversation with someone else now."""
-        talking: set[int] = set()
-        done: set[str] = set()
+    def _talking(self, call: Call) -> set[Party] | None:
+        """The call's people who share a conversation with someone else now (None: nobody, as no
+        channel of the call shares a bridge; the sets are made only when one does)."""
+        talking: set[Party] | None = None
+        done: set[str] | None = None
         for chan in call.channels.values():
             bridge = chan.bridge
-            # a bridge of one is reached from its plumbing partner's side, if anywhere
-            if bridge is None or bridge.uid in done or len(bridge.channels) < 2:
+            if bridge is None:
                 continue
+            channels = bridge.channels
+            count = len(channels)
+            # a bridge of one is reached from its plumbing partner's side, if anywhere
+            if count < 2:
+                continue
+            if done is None or talking is None:
+                done, talking = set(), set()
+            elif bridge.uid in done:
+                continue
+            if count == 2:
+                # the common case inline: two people, no plumbing in between
+                a, b = channels.values()
+                pa, pb = a.party, b.party
+                if not pa.via and not pb.via:
+                    done.add(bridge.uid)
+                    if pa is not pb:
+                        talking.add(pa)
+                        talking.add(pb)
+                    continue
             people = self._reach(bridge, done)
             if len(people) > 1:
-                talking.update(id(p) for p in people)
+                talking.update(people)
         return talking
 
     def _update_talk(self, call: Call, t: float) -> None:
-        talking_ids = self._talking(call)
+        talking_now = self._talking(call)
         talking = False
         for party in call.parties:
             if party.via:
                 continue
-            now = id(party) in talking_ids
-            talking = talking or now
-            if now and party.talk_since is None:
-                party.talk_since = t
-            elif not now and party.talk_since is not None:
+            if talking_now is not None and party in talking_now:
+                talking = True
+                if party.talk_since is None:
+                    party.talk_since = t
+            elif party.talk_since is not None:
                 party.talk_s += max(t - party.talk_since, 0.0)
                 party.talk_since = None
-        if talking and call.talk_since is None:
-            call.talk_since = t
-        elif not talking and call.talk_since is not None:
+        if talking:
+            if call.talk_since is None:
+                call.talk_since = t
+        elif call.talk_since is not None:
             call.talk_s += max(t - call.talk_since, 0.0)
             call.talk_since = None
 
@@ -447,8 +482,8 @@ class CallBook:
         party = chan.party
         for peer in people:
             if peer.last_peer is None or peer.last_peer not in people or peer.last_peer is peer:
-                peer.last_peer = party if party is not peer and not party.via else next(
-                    p for p in people if p is not peer
+                peer.last_peer = (
+                    party if party is not peer and not party.via else next(p for p in people if p is not peer)
                 )
         for answering in people:
             if answering.answered:
@@ -684,8 +719,10 @@ class CallBook:
                 party.cause_text = cause_text
             elif not party.cause_text:
                 party.cause_text = cause_text
-        self._settle_queue(chan)
-        self._hold_off(chan, t)
+        if chan.queue is not None:
+            self._settle_queue(chan)
+        if chan.held:
+            self._hold_off(chan, t)
         bridge = chan.bridge
         self._unindex(chan)
         if bridge is not None:
@@ -697,13 +734,17 @@ class CallBook:
 
     def _bridge_changed(self, bridge: Bridge, call: Call, t: float) -> None:
         self._update_talk(call, t)
-        others: list[Call] = []
+        others: list[Call] | None = None
         for chan in bridge.channels.values():
             other = chan.call
-            if other is not call and other not in others:
-                others.append(other)
-        for other in others:
-            self._update_talk(other, t)
+            if other is not call:
+                if others is None:
+                    others = [other]
+                elif other not in others:
+                    others.append(other)
+        if others is not None:
+            for other in others:
+                self._update_talk(other, t)
 
     def _party_gone(self, party: Party, t: float, silent: bool = False) -> None:
         party.ended = True

@@ -2,7 +2,8 @@
 
 Local channel pairs are one party; a Local agent pair that dials the agent's real phone
 absorbs that phone's channel; a caller leg that leaves a bridge alive and dials someone new
-is a transfer (an AMI Redirect shows only as that).
+is a transfer (an AMI Redirect shows only as that); a Pickup makes the picking phone a callee of
+the call it took (its own call, nothing but the pickup, is absorbed).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ _RING_OVER = frozenset({"NOANSWER", "CANCEL", "BUSY", "CONGESTION", "CHANUNAVAIL
 
 
 class ChannelEvents(CallBook):
-    """Handlers of Newchannel … Hangup, DialBegin/End, Bridge*, Hold/Unhold, MusicOnHold*."""
+    """Handlers of Newchannel … Hangup, DialBegin/End, Pickup, Bridge*, Hold/Unhold, MusicOnHold*."""
 
     # --- channels ------------------------------------------------------------------------------------
     def _on_newchannel(self, msg: dict[str, Any], t: float) -> None:
@@ -55,8 +56,11 @@ class ChannelEvents(CallBook):
             party.up = True
             party.ringing = False
             self.agents.touch(party)
-        self._settle_queue(chan)
-        self._touch(chan.call, t)
+        if chan.queue is not None:
+            self._settle_queue(chan)
+        chan.call.last_seen = t
+        if not chan.call.announced:
+            self._touch(chan.call, t)
 
     def _on_local_optimization(self, msg: dict[str, Any], t: float) -> None:
         # The Local pair steps aside; its channels' hangups that follow are not a party leaving.
@@ -70,7 +74,9 @@ class ChannelEvents(CallBook):
         if chan is None or chan.optimizing:
             return
         self._ending(chan.party)
-        self._touch(chan.call, t)
+        chan.call.last_seen = t
+        if not chan.call.announced:
+            self._touch(chan.call, t)
 
     def _on_hangup(self, msg: dict[str, Any], t: float) -> None:
         chan = self._chan(msg)
@@ -89,10 +95,13 @@ class ChannelEvents(CallBook):
             call = dest.call
             if target is call.first_party and not call.announced:
                 call.originated = True
+                call.origin_channel = dest.uid
             target.ringing = not target.up
             target.ring_start = t
             self.agents.touch(target)
-            self._touch(dest.call, t)
+            dest.call.last_seen = t
+            if not dest.call.announced:
+                self._touch(dest.call, t)
             return
         source = src.party
         if source is target:
@@ -127,12 +136,15 @@ class ChannelEvents(CallBook):
         target.ring_start = t
         if target.extension is None:
             target.number = self._callee_number(msg, dest, target, src) or target.number
-        self._settle_queue(src)
+        if src.queue is not None:
+            self._settle_queue(src)
         if src.queue is not None:
             target.queue = src.queue.queue
         if dest.name.startswith("Local/") and target.extension is None:
             target.pending_ring = {}  # plumbing or a person? its next events tell
-        self._touch(call, t)
+        call.last_seen = t
+        if not call.announced:
+            self._touch(call, t)
         if src.left_peer is not None and not src.transfer_noted:
             # a caller leg that left a bridge alive and dials someone new: a Redirect, a blind transfer
             self._transfer_pending(
@@ -154,12 +166,46 @@ class ChannelEvents(CallBook):
             return
         self._emit(CALL_RINGING, t, call_id=call.uid, caller=self._caller(call), **fields)
 
+    def _on_pickup(self, msg: dict[str, Any], t: float) -> None:
+        """Pickup (the Pickup/PickupChan applications, a phone's pickup code): ``Channel`` takes the ringing
+        ``TargetChannel``. The picking phone becomes a callee of the target's call, rung by the same caller,
+        and answers it when it joins the caller's bridge; its own call (nothing but the pickup) is absorbed."""
+        picker = self._chan(msg)
+        target = self._chan(msg, "TargetUniqueid")
+        if picker is None or target is None:
+            return
+        party = picker.party
+        call = target.call
+        rung = target.party
+        if party is rung:
+            return
+        if party.call is not call:
+            if party.call.announced:
+                return  # a call of its own already: it keeps it
+            self._absorb(party, call)
+        if party.extension is None:
+            # the picker's own caller ID, as the Pickup names it (a Local half may carry the caller's by now)
+            number = known(text(msg.get("CallerIDNum")))
+            name = known(text(msg.get("CallerIDName")))
+            party.number = number or party.number
+            party.name = name or party.name
+        party.dialed_by = rung.dialed_by or call.first_party
+        party.queue = rung.queue or party.queue
+        party.ring_start = t
+        party.dial_status = ""
+        self.agents.touch(party)
+        call.last_seen = t
+        if not call.announced:
+            self._touch(call, t)
+
     def _is_plumbing(self, party: Party) -> bool:
         """A Local pair that dials on passes the call through; an agent's or a configured caller's does not."""
         if party.via or party.extension is not None or not party.face.startswith("Local/"):
             return False
         call = party.call
         if party is call.first_party:
+            if call.originate_queued:
+                return False  # the queue dials agents for the customer this pair reached: not plumbing
             return call.originated and call.first_context not in self.config.inbound_contexts
         return party.role == CALLEE
 
@@ -264,7 +310,9 @@ class ChannelEvents(CallBook):
         if self._chan(msg) is not None:
             dest.call.last_dial_status = target.dial_status
         self.agents.touch(target)
-        self._touch(dest.call, t)
+        dest.call.last_seen = t
+        if not dest.call.announced:
+            self._touch(dest.call, t)
 
     # --- bridges -------------------------------------------------------------------------------------
     def _bridge(self, uid: str, t: float) -> Bridge:
@@ -304,10 +352,15 @@ class ChannelEvents(CallBook):
         stay = chan.queue
         if stay is not None and stay.left_at is not None and stay.abandon_at is None:
             stay.answered = True  # left the queue without an abandon, now in a bridge: answered
-        self._settle_queue(chan)
-        self._touch(chan.call, t)
+        if chan.queue is not None:
+            self._settle_queue(chan)
+        chan.call.last_seen = t
+        if not chan.call.announced:
+            self._touch(chan.call, t)
         self._connected(chan, t)
         self._bridge_changed(bridge, chan.call, t)
+        if len(bridge.channels) < 3:
+            return  # fewer than three channels are never three parties
         parties = self._bridge_parties(bridge)
         if len(parties) >= 3 and len(parties) > bridge.announced_parties:
             bridge.announced_parties = len(parties)
@@ -340,14 +393,17 @@ class ChannelEvents(CallBook):
         bridge = chan.bridge
         if bridge is None:
             return
-        self._hold_off(chan, t)
+        if chan.held:
+            self._hold_off(chan, t)
         del bridge.channels[chan.uid]
         chan.bridge = None
         party = chan.party
         if not party.ending:
-            stayed = [p for p in self._bridge_parties(bridge) if p is not party and not p.ending]
-            if stayed:
-                chan.left_peer = stayed[0]  # left alive with someone still there: maybe a redirect
+            for other in bridge.channels.values():
+                peer = other.party
+                if peer is not party and not peer.ending:
+                    chan.left_peer = peer  # left alive with someone still there: maybe a redirect
+                    break
         if not bridge.channels:
             self._bridges.pop(bridge.uid, None)
         self._bridge_changed(bridge, chan.call, t)

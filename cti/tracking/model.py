@@ -143,6 +143,13 @@ class Call:
     # an unannounced call absorbed by another ends silently.
     absorbed_by: str | None = None
     originated: bool = False  # started by an Originate (no calling channel): click-to-dial, call-me-now
+    origin_channel: str | None = None  # the Uniqueid of the channel the Originate created (its ;1 half)
+    # The originated channel itself waits in a queue (a dialer's call: Local/<number>@… put through to Queue()):
+    # the far side of the Local pair is the customer dialled, the call is outbound.
+    originate_queued: bool = False
+    # The CC_ATTEMPT of a campaign's Originate (cti.dialer), set by Asterisk on the originated channel
+    # before it dials: a customer leg that never reaches the queue (busy, no answer) is still outbound.
+    campaign_attempt: str | None = None
     linked_call_id: str | None = None  # the call this consultation was transferred into
     transfer: Transfer | None = None
     legs: list[Party] = field(default_factory=list)  # answered callees, in order

@@ -38,6 +38,8 @@ class QueueEvents(CallBook):
     def _join(self, chan: Channel, queue: str, position: int | None, joined_at: float, t: float) -> None:
         self._settle_queue(chan)
         call = chan.call
+        if call.originated and not call.announced and chan.uid == call.origin_channel:
+            call.originate_queued = True  # the Originate's own channel went on into Queue(): a dialer's call
         chan.queue = QueueStay(queue=queue, joined_at=joined_at, position=position)
         chan.party.face = chan.name
         call.queue = queue
@@ -94,6 +96,15 @@ class QueueEvents(CallBook):
             chan = self._chan(msg)
             if chan is not None and text(msg.get("Value")) == "SUCCESS":
                 chan.call.voicemail = True
+        elif variable == "CC_ATTEMPT":
+            chan = self._chan(msg)
+            attempt = text(msg.get("Value"))
+            if chan is None or not attempt:
+                return
+            call = chan.call
+            # set by the Originate on the channel it created (both halves of a Local pair): the customer's leg
+            if not call.announced and chan.party is call.first_party:
+                call.campaign_attempt = attempt
 
     def _on_agi_exec(self, msg: dict[str, Any], t: float) -> None:
         """An IVR that runs VoiceMail from inside AGI (``EXEC "VoiceMail" "100@default,u"``): no
