@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -55,9 +56,65 @@ class RecordingOut(BaseModel):
         )
 
 
+class RecordingFileOut(BaseModel):
+    """One file of a recorded call: ``queue`` (the dialplan's, whole call) or ``agent`` (the CTI's)."""
+
+    id: int
+    kind: str
+    status: str
+    started_at: datetime | None
+    duration_s: float | None
+    playable: bool
+    audio_url: str
+    download_url: str
+
+
+class RecordedCallOut(RecordingOut):
+    """A list row: one recorded call. Its own fields are those of its best file (playable, the queue
+    recording before the agent's), details missing there taken from the call's other files."""
+
+    files: list[RecordingFileOut]
+
+    @classmethod
+    def of_call(cls, files: Sequence[Recording], kind_of: Callable[[Recording], str]) -> RecordedCallOut:
+        base = RecordingOut.of(files[0]).model_dump()
+        for field_name in (
+            "direction",
+            "agent",
+            "queue",
+            "caller_number",
+            "callee_number",
+            "customer_id",
+            "satisfaction",
+        ):
+            if base[field_name] is None:
+                base[field_name] = next(
+                    (getattr(f, field_name) for f in files if getattr(f, field_name) is not None), None
+                )
+        starts = [f.started_at for f in files if f.started_at is not None]
+        base["started_at"] = min(starts) if starts else None
+        out = [
+            RecordingFileOut(
+                id=f.id,
+                kind=kind_of(f),
+                status=f.status,
+                started_at=f.started_at,
+                duration_s=f.duration_s,
+                playable=f.status in PLAYABLE,
+                audio_url=f"/api/recordings/{f.id}/audio",
+                download_url=f"/api/recordings/{f.id}/download",
+            )
+            for f in files
+        ]
+        return cls(**base, files=out)
+
+
 class RecordingPage(BaseModel):
-    items: list[RecordingOut]
+    """One row per recorded call; ``counts`` (calls per status and ``total``) from the same query."""
+
+    items: list[RecordedCallOut]
     total: int
+    counts: dict[str, int] = Field(default_factory=dict)
 
 
 class RetentionRuleIn(BaseModel):

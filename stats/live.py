@@ -4,7 +4,9 @@ Today's numbers are counted with :class:`stats.kpi.QueueCounts` over the same qu
 (:mod:`stats.queue_call`) that the history writer stores, so the board's "today" equals a report for
 today. A record is kept only while it can still change (waiting, talking, or its agent's wrap-up still
 to come); its counts stay. Updates are coalesced: at most one ``queue.stats`` per queue per
-``min_interval_s``, and only when the numbers changed; ``flush(now)`` sends what was held back.
+``min_interval_s`` (``CC_WALLBOARD_UPDATES_PER_S``), and only when the numbers changed; ``flush(now)`` sends
+what was held back, computed at that moment (the latest numbers win). Coalescing here rather than in the
+websocket hub gives each update a fresh bus ``seq``, which a tab's resume (``?since=``) relies on.
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ class LiveBoard:
         }
 
     # --- public ------------------------------------------------------------------------------------
+
+    @property
+    def min_interval_s(self) -> float:
+        """The shortest time between two ``queue.stats`` of one queue; ``flush`` at least this often."""
+        return self._min_interval_s
 
     def apply(self, event: dict[str, Any], now: float) -> list[dict[str, Any]]:
         """Take one bus event; return the ``queue.stats`` events due now."""

@@ -8,7 +8,7 @@ outlives the rows it mentions.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_core.db import Base
@@ -43,8 +43,16 @@ class CallRow(TalkTimes, Base):
     __tablename__ = "stats_calls"
     __table_args__ = (
         UniqueConstraint("pbx", "call_id"),
+        Index("ix_stats_calls_call_id", "call_id"),  # call links name a call without its PBX
         Index("ix_stats_calls_agent_started", "agent", "started_at"),
         Index("ix_stats_calls_queue_started", "queue", "started_at"),
+        # calls still up: the CDR's count takes the finished ones from the rollups
+        Index(
+            "ix_stats_calls_open_started",
+            "started_at",
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -163,6 +171,8 @@ class IvrStepRow(Base):
     at: Mapped[float] = mapped_column(Float)
     hour: Mapped[int] = mapped_column(Integer)
     dwell_s: Mapped[float | None] = mapped_column(Float)
+    # the call's first visit of this flow's node: the IVR report's calls, summable over hours
+    first_visit: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class SurveyRow(Base):
@@ -213,3 +223,105 @@ class CenterRollupRow(RollupMeasures, Base):
     queue: Mapped[str] = mapped_column(String(40), primary_key=True)
     direction: Mapped[str] = mapped_column(String(10), primary_key=True)
     disposition: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+# --- rollups by hour and by business day -------------------------------------------------------------
+#
+# ``grain`` 0: ``slot`` is the UTC hour; grain 1: ``slot`` is the business day, ``(hour + offset) // 24``
+# with the whole-hour offset recorded in ``stats_rollup_settings`` (the reports' own day bucket). Each is
+# kept exact by the writer (``stats.rollup``) in the same transaction as the rows it sums; empty keys are
+# '' (not NULL); durations are whole milliseconds.
+
+
+class GrainSlot:
+    grain: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class RollupSettingsRow(Base):
+    """What the rollups were built for: the business day's UTC offset and the queue thresholds."""
+
+    __tablename__ = "stats_rollup_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day_offset_h: Mapped[int | None] = mapped_column(Integer)
+    sl_threshold_s: Mapped[float] = mapped_column(Float, default=20.0)
+    short_abandon_s: Mapped[float] = mapped_column(Float, default=5.0)
+
+
+class AgentRollupRow(RollupMeasures, GrainSlot, Base):
+    """Finished calls per slot x agent x department x direction (the agent report)."""
+
+    __tablename__ = "stats_agent_rollup"
+
+    agent: Mapped[str] = mapped_column(String(40), primary_key=True)
+    department: Mapped[str] = mapped_column(String(40), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+
+class QueueRollupRow(GrainSlot, Base):
+    """Queue stays per slot x queue x agent x department: the fields of :class:`stats.kpi.QueueCounts`."""
+
+    __tablename__ = "stats_queue_rollup"
+
+    queue: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(40), primary_key=True)
+    department: Mapped[str] = mapped_column(String(40), primary_key=True)
+    offered: Mapped[int] = mapped_column(Integer, default=0)
+    waiting: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    answered_wait_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    answered_within: Mapped[int] = mapped_column(Integer, default=0)
+    handled: Mapped[int] = mapped_column(Integer, default=0)
+    handle_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    short_abandons: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned_within: Mapped[int] = mapped_column(Integer, default=0)
+    overflow: Mapped[int] = mapped_column(Integer, default=0)
+    longest_wait_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    abandon_wait_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    wait_0: Mapped[int] = mapped_column(Integer, default=0)
+    wait_1: Mapped[int] = mapped_column(Integer, default=0)
+    wait_2: Mapped[int] = mapped_column(Integer, default=0)
+    wait_3: Mapped[int] = mapped_column(Integer, default=0)
+    wait_4: Mapped[int] = mapped_column(Integer, default=0)
+    wait_5: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SurveyRollupRow(GrainSlot, Base):
+    """Survey answers per slot x agent x department x queue x score x scale."""
+
+    __tablename__ = "stats_survey_rollup"
+
+    agent: Mapped[str] = mapped_column(String(40), primary_key=True)
+    department: Mapped[str] = mapped_column(String(40), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(40), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scale: Mapped[int] = mapped_column(Integer, primary_key=True)
+    surveys: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SeatRollupRow(GrainSlot, Base):
+    """Agent state changes per slot (of their start) x agent x department x state, with their time."""
+
+    __tablename__ = "stats_seat_rollup"
+
+    agent: Mapped[str] = mapped_column(String(40), primary_key=True)
+    department: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), primary_key=True)
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IvrRollupRow(GrainSlot, Base):
+    """IVR steps per slot x flow x node."""
+
+    __tablename__ = "stats_ivr_rollup"
+
+    flow: Mapped[str] = mapped_column(String(60), primary_key=True)
+    node: Mapped[str] = mapped_column(String(60), primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer, default=0)
+    first_visits: Mapped[int] = mapped_column(Integer, default=0)
+    dwell_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    dwells: Mapped[int] = mapped_column(Integer, default=0)
+    exits: Mapped[int] = mapped_column(Integer, default=0)

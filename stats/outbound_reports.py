@@ -13,10 +13,11 @@ Times are naive UTC bounds ``[since, until)``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from crm_core.models import Attempt, Callback, CallDisposition, Campaign, DispositionCode
@@ -41,8 +42,11 @@ def campaign_report(session: Session, since: datetime, until: datetime) -> list[
     conversions: dict[int | None, int] = {}
     query2 = (
         select(CallDisposition.campaign_id, CallDisposition.code, func.count())
-        .where(CallDisposition.created_at >= since, CallDisposition.created_at < until,
-               CallDisposition.campaign_id.is_not(None))
+        .where(
+            CallDisposition.created_at >= since,
+            CallDisposition.created_at < until,
+            CallDisposition.campaign_id.is_not(None),
+        )
         .group_by(CallDisposition.campaign_id, CallDisposition.code)
     )
     for given_campaign, code, count in session.execute(query2):
@@ -54,15 +58,26 @@ def campaign_report(session: Session, since: datetime, until: datetime) -> list[
         attempts = sum(seen.values())
         contacts, dropped = seen.get("connected", 0), seen.get("dropped", 0)
         abandon = _pct(dropped, contacts + dropped)
-        rows.append({
-            "campaign_id": campaign.id, "name": campaign.name, "mode": campaign.mode, "status": campaign.status,
-            "attempts": attempts, "contacts": contacts, "dropped": dropped,
-            "busy": seen.get("busy", 0), "no_answer": seen.get("no_answer", 0), "failed": seen.get("failed", 0),
-            "machine": seen.get("machine", 0), "conversions": conversions.get(campaign.id, 0),
-            "conversion_pct": _pct(conversions.get(campaign.id, 0), contacts), "abandon_pct": abandon,
-            "abandon_cap_pct": campaign.abandon_cap_pct,
-            "over_cap": abandon is not None and abandon > campaign.abandon_cap_pct,
-        })
+        rows.append(
+            {
+                "campaign_id": campaign.id,
+                "name": campaign.name,
+                "mode": campaign.mode,
+                "status": campaign.status,
+                "attempts": attempts,
+                "contacts": contacts,
+                "dropped": dropped,
+                "busy": seen.get("busy", 0),
+                "no_answer": seen.get("no_answer", 0),
+                "failed": seen.get("failed", 0),
+                "machine": seen.get("machine", 0),
+                "conversions": conversions.get(campaign.id, 0),
+                "conversion_pct": _pct(conversions.get(campaign.id, 0), contacts),
+                "abandon_pct": abandon,
+                "abandon_cap_pct": campaign.abandon_cap_pct,
+                "over_cap": abandon is not None and abandon > campaign.abandon_cap_pct,
+            }
+        )
     return rows
 
 
@@ -85,20 +100,64 @@ def disposition_report(
     ]
 
 
-def callback_report(session: Session, since: datetime, until: datetime, grace: timedelta) -> dict[str, Any]:
-    rows = session.scalars(select(Callback).where(Callback.due_at >= since, Callback.due_at < until)).all()
+def callback_report(
+    session: Session, since: datetime, until: datetime, grace: timedelta, scope: ColumnElement[bool] | None = None
+) -> dict[str, Any]:
+    """Callbacks due in the period (``scope``: the reader's, ``crm_core.services.outbound.callbacks_in_scope``)."""
+    query = select(Callback).where(Callback.due_at >= since, Callback.due_at < until)
+    rows = session.scalars(query if scope is None else query.where(scope)).all()
     kept = sum(1 for r in rows if r.status == "done" and r.done_at is not None and r.done_at <= r.due_at + grace)
     late = sum(1 for r in rows if r.status == "done" and r.done_at is not None and r.done_at > r.due_at + grace)
     missed = sum(1 for r in rows if r.status == "missed")
-    out: dict[str, Any] = {"total": len(rows), "kept": kept, "late": late, "missed": missed,
-           "scheduled": sum(1 for r in rows if r.status == "scheduled"),
-           "cancelled": sum(1 for r in rows if r.status == "cancelled"),
-           "kept_pct": _pct(kept, kept + late + missed)}
+    out: dict[str, Any] = {
+        "total": len(rows),
+        "kept": kept,
+        "late": late,
+        "missed": missed,
+        "scheduled": sum(1 for r in rows if r.status == "scheduled"),
+        "cancelled": sum(1 for r in rows if r.status == "cancelled"),
+        "kept_pct": _pct(kept, kept + late + missed),
+    }
     out["missed_items"] = [
-        {"id": r.id, "phone": r.phone, "due_at": r.due_at.isoformat() + "Z", "queue": r.queue, "owner_id": r.owner_id,
-         "source": r.source}
-        for r in rows if r.status == "missed"
+        {
+            "id": r.id,
+            "phone": r.phone,
+            "due_at": r.due_at.isoformat() + "Z",
+            "queue": r.queue,
+            "owner_id": r.owner_id,
+            "source": r.source,
+        }
+        for r in rows
+        if r.status == "missed"
     ][:200]
+    return out
+
+
+def wrapup_names(session: Session, call_ids: Iterable[str]) -> dict[str, str]:
+    """Each call's wrap-up code as the agent saw it (the code's name: the campaign's code, else the
+    queue's, else the global one), for the CDR report and its export."""
+    ids = list(dict.fromkeys(call_ids))
+    if not ids:
+        return {}
+    chosen = session.execute(
+        select(CallDisposition.call_id, CallDisposition.code, CallDisposition.campaign_id, CallDisposition.queue).where(
+            CallDisposition.call_id.in_(ids)
+        )
+    ).all()
+    codes = {row.code for row in chosen}
+    named = session.scalars(select(DispositionCode).where(DispositionCode.code.in_(codes))).all() if codes else []
+
+    def rank(given: DispositionCode, campaign_id: int | None, queue: str) -> int:
+        if campaign_id is not None and given.campaign_id == campaign_id:
+            return 0
+        if given.campaign_id is None and queue and given.queue == queue:
+            return 1
+        return 2 if given.campaign_id is None and not given.queue else 3
+
+    out: dict[str, str] = {}
+    for call_id, code, campaign_id, queue in chosen:
+        ranked = sorted((c for c in named if c.code == code), key=lambda c: rank(c, campaign_id, queue))
+        out[call_id] = ranked[0].name if ranked else code
     return out
 
 
@@ -113,12 +172,20 @@ def cdr_with_dispositions(session: Session, since: float, until: float, limit: i
     )
     out = []
     for call, given in session.execute(query):
-        out.append({
-            "call_id": call.call_id, "direction": call.direction, "caller_number": call.caller_number,
-            "dialed": call.dialed, "queue": call.queue, "agent": call.agent, "started_at": call.started_at,
-            "duration_s": call.duration_s, "disposition": call.disposition,
-            "wrapup_code": given.code if given else None, "wrapup_note": given.note if given else None,
-            "campaign_id": given.campaign_id if given else None,
-        })
+        out.append(
+            {
+                "call_id": call.call_id,
+                "direction": call.direction,
+                "caller_number": call.caller_number,
+                "dialed": call.dialed,
+                "queue": call.queue,
+                "agent": call.agent,
+                "started_at": call.started_at,
+                "duration_s": call.duration_s,
+                "disposition": call.disposition,
+                "wrapup_code": given.code if given else None,
+                "wrapup_note": given.note if given else None,
+                "campaign_id": given.campaign_id if given else None,
+            }
+        )
     return out
-

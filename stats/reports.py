@@ -3,34 +3,31 @@
 SQL groups by the stored UTC ``hour`` (plus the report's keys) with portable aggregates, the same on
 SQLite and PostgreSQL; the hours are then folded into local periods in Python with the business time
 zone (daylight saving safe; in zones with a half-hour offset a period boundary falls to the hour).
-Queue figures go through :mod:`stats.kpi`, the same code as the live board. Finished calls come from
-the exact hourly rollups when the range starts and ends on the hour (the small per-center one unless the
-report is per agent), otherwise from the call rows.
+Queue figures use the same definitions as :mod:`stats.kpi` (the live board). Every report but the
+customer report reads the exact rollups of :mod:`stats.rollup` — whole business days from the daily grain,
+other whole hours from the hourly grain — and only the minutes at a range's edges from the rows; the CDR
+pages through the call rows in start order and counts them from the rollups.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from stats.kpi import AgentState, AgentTimes, KpiSettings, QueueCounts, occupancy_pct, queue_kpis
+from stats import rollup
+from stats.kpi import AgentState, KpiSettings, QueueCounts, queue_kpis
 from stats.models import (
-    AgentStateRow,
-    CallRollupRow,
     CallRow,
-    CenterRollupRow,
-    IvrStepRow,
-    QueueCallRow,
-    SurveyRow,
 )
+from stats.outbound_reports import wrapup_names
 
 
 class ReportKind(StrEnum):
@@ -73,6 +70,7 @@ class ReportTable:
     columns: list[Column]
     rows: list[list[Any]]
     chart: dict[str, Any] = field(default_factory=dict)  # {"x": key, "series": [keys], "type": "bar"}
+    total: int | None = None  # rows of the whole range when ``rows`` is one page of it (the CDR)
 
     def as_dicts(self) -> list[dict[str, Any]]:
         keys = [c.key for c in self.columns]
@@ -84,6 +82,7 @@ class ReportTable:
             "columns": [{"key": c.key, "label": c.label(lang), "kind": c.kind} for c in self.columns],
             "rows": self.rows,
             "chart": self.chart,
+            **({"total": self.total} if self.total is not None else {}),
         }
 
 
@@ -220,61 +219,42 @@ SERVICE_CENTER_COLUMNS = [
 ]
 
 
-MEASURES = ("calls", "answered", "wait_ms", "ring_ms", "talk_ms", "hold_ms", "wrapup_ms")
-Measure = tuple[str, str | None]  # (measure, only this direction or None)
-ALL_MEASURES: tuple[Measure, ...] = tuple((m, None) for m in MEASURES)
+def rollup_query(
+    scope: Scope, group: Sequence[str], sums: Callable[[dict[str, Any]], Sequence[Any]] | None = None
+) -> rollup.Query:
+    """What the report asks of a rollup: its bucket, grouping keys and filters (and what to sum)."""
+    return rollup.Query(
+        scope.bucket,
+        scope.by_local_day,
+        scope.day_offset_h,
+        tuple(group),
+        scope.queue,
+        scope.agent,
+        scope.department,
+        scope.agents,
+        rollup.RollupSettings(None, scope.settings.sl_threshold_s, scope.settings.short_abandon_s),
+        sums,
+    )
 
 
-def finished_calls_by_hour(
-    scope: Scope, extra: Sequence[str] = (), measures: Sequence[Measure] = ALL_MEASURES
-) -> Select[Any]:
-    """Finished calls per period bucket (and ``extra`` keys), summed from the best source.
+def calls_rollup(scope: Scope, group: Sequence[str]) -> rollup.Spec:
+    """The smallest rollup of finished calls with ``group``'s keys and the scope's filters."""
+    people = scope.agent or scope.department or scope.agents is not None
+    if not people and set(group) <= {"queue", "direction", "disposition"}:
+        return rollup.CENTER
+    if not scope.queue and set(group) <= {"agent", "department", "direction"}:
+        return rollup.AGENTS
+    return rollup.CALLS
 
-    The sources agree exactly: the per-center rollup (no agent filter or key), the per-agent rollup, or
-    (for a range not on the hour) the call rows with the rollup's own rounding to milliseconds.
-    """
-    if scope.hour_aligned:
-        per_agent = scope.agent or scope.department or scope.agents is not None
-        per_agent = per_agent or not set(extra) <= {"queue", "direction", "disposition"}
-        t = (CallRollupRow if per_agent else CenterRollupRow).__table__.c
-        keys: list[Any] = [scope.bucket(t.hour), *(t[k] for k in extra)]
-        conditions = [t.hour >= int(scope.start // 3600), t.hour < int(scope.end // 3600), t.calls != 0]
-        if scope.queue:
-            conditions.append(t.queue == scope.queue)
-        if scope.agent:
-            conditions.append(t.agent == scope.agent)
-        if scope.department:
-            conditions.append(t.department == scope.department)
-        if scope.agents is not None:
-            conditions.append(t.agent.in_(scope.agents))
-        values: dict[str, Any] = {m: t[m] for m in MEASURES}
-        direction = t.direction
-    else:
-        c = CallRow.__table__.c
-        answered = c.answered_at.isnot(None)
 
-        def ms(col: Any, only_answered: bool = False) -> Any:
-            value = func.round(func.coalesce(col, 0.0) * 1000)
-            return case((answered, value), else_=0) if only_answered else value
-
-        keys = [scope.bucket(c.hour), *(func.coalesce(c[k], _EMPTY) for k in extra)]
-        conditions = [*scope.filters(CallRow.__table__, "started_at"), c.ended_at.isnot(None)]
-        values = {
-            "calls": literal_column("1"),
-            "answered": case((answered, 1), else_=0),
-            "wait_ms": ms(c.wait_s, True),
-            "ring_ms": ms(c.ring_s, True),
-            "talk_ms": ms(c.talk_s),
-            "hold_ms": ms(c.hold_s),
-            "wrapup_ms": ms(c.wrapup_s),
-        }
-        direction = c.direction
-    sums = [func.sum(values[m] if d is None else case((direction == d, values[m]), else_=0)) for m, d in measures]
-    return select(*keys, *sums).where(*conditions).group_by(*keys)
+def finished_calls(session: Session, scope: Scope, group: Sequence[str]) -> Sequence[Sequence[Any]]:
+    """Finished calls ``(bucket, *group, *rollup.CALL_MEASURES)``: whole hours and days from the rollups,
+    the minutes at the range's edges from the call rows (with the rollup's rounding to milliseconds)."""
+    return rollup.read(session, calls_rollup(scope, group), scope.start, scope.end, rollup_query(scope, group))
 
 
 def _service_center(session: Session, scope: Scope) -> ReportTable:
-    rows = session.execute(finished_calls_by_hour(scope, ["direction"])).all()
+    rows = finished_calls(session, scope, ["direction"])
     groups = _fold(rows, lambda r: (scope.period(r[0]), r[1]), 7)
     periods = sorted({p for p, _ in groups})
     out = []
@@ -322,33 +302,64 @@ AGENT_COLUMNS = [
 ]
 
 
-AGENT_MEASURES: list[Measure] = [
-    ("answered", None),
-    ("talk_ms", None),
-    ("ring_ms", None),
-    ("hold_ms", None),
-    ("wrapup_ms", None),
-    ("answered", "inbound"),
-    ("calls", "outbound"),
-    ("answered", "outbound"),
-]
+def _agent_sums(v: dict[str, Any]) -> list[Any]:
+    inbound, outbound = v["direction"] == "inbound", v["direction"] == "outbound"
+    return [
+        v["answered"],
+        v["talk_ms"],
+        v["ring_ms"],
+        v["hold_ms"],
+        v["wrapup_ms"],
+        case((inbound, v["answered"]), else_=literal(0)),
+        case((outbound, v["calls"]), else_=literal(0)),
+        case((outbound, v["answered"]), else_=literal(0)),
+    ]
+
+
+def _survey_sums(v: dict[str, Any]) -> list[Any]:
+    return [v["surveys"], v["score"] * v["surveys"]]
+
+
+def by_period(scope: Scope, rows: Sequence[Sequence[Any]], width: int) -> Mapping[tuple[Any, ...], Sequence[Any]]:
+    """SQL rows ``(bucket, *keys, *sums)``, one per bucket and keys, as ``(period, *keys) -> sums``: the
+    buckets of one period summed (only where a period has several, as a day or an hour that daylight
+    saving repeats has)."""
+    periods = {bucket: scope.period(bucket) for bucket in {row[0] for row in rows}}
+    if len(set(periods.values())) == len(periods):
+        return {(periods[row[0]], *row[1:-width]): row[-width:] for row in rows}
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for row in rows:
+        key = (periods[row[0]], *row[1:-width])
+        acc = groups.get(key)
+        if acc is None:
+            groups[key] = list(row[-width:])
+        else:
+            for i, value in enumerate(row[-width:]):
+                acc[i] += value
+    return groups
 
 
 def _agent_service(session: Session, scope: Scope) -> ReportTable:
-    rows = session.execute(finished_calls_by_hour(scope, ["agent"], AGENT_MEASURES)).all()
-    groups = _fold([r for r in rows if r[1]], lambda r: (scope.period(r[0]), r[1]), len(AGENT_MEASURES))
-    s = SurveyRow.__table__.c
-    survey_rows = session.execute(
-        select(scope.bucket(s.hour), s.agent, func.count(), func.sum(s.score))
-        .where(*scope.filters(SurveyRow.__table__, "at"))
-        .group_by(scope.bucket(s.hour), s.agent)
-    ).all()
-    surveys = _fold(survey_rows, lambda r: (scope.period(r[0]), r[1]), 2)
-    nothing = [0.0] * len(AGENT_MEASURES)
+    """Per period and agent; SQL sums the rollups into the report's columns (inbound, outbound split
+    out), so that Python only labels and rounds, one step per result row."""
+    calls = rollup.read(
+        session,
+        calls_rollup(scope, ["agent", "direction"]),
+        scope.start,
+        scope.end,
+        rollup_query(scope, ["agent"], _agent_sums),
+    )
+    groups = by_period(scope, calls, 8)
+    scored = rollup.read(session, rollup.SURVEYS, scope.start, scope.end, rollup_query(scope, ["agent"], _survey_sums))
+    surveys = by_period(scope, scored, 2)
+    nothing, unscored = (0,) * 8, (0, 0)
     out = []
     for key in sorted(groups.keys() | surveys.keys()):
-        answered, talk, ring, hold, wrapup, inbound, outbound, outbound_answered = groups.get(key, nothing)
-        count, total = surveys.get(key, [0.0, 0.0])
+        if not key[1] and key not in surveys:
+            continue  # calls no agent answered
+        measures = groups.get(key, nothing) if key[1] else nothing
+        answered, talk, ring, hold, wrapup, inbound, outbound, outbound_answered = measures
+        count, total = surveys.get(key, unscored)
         out.append(
             [
                 *key,
@@ -356,12 +367,12 @@ def _agent_service(session: Session, scope: Scope) -> ReportTable:
                 int(outbound),
                 int(outbound_answered),
                 round(talk / 1000, 1),
-                _avg(talk / 1000, int(answered)),
-                _avg(ring / 1000, int(answered)),
+                round(talk / 1000 / answered, 1) if answered else None,
+                round(ring / 1000 / answered, 1) if answered else None,
                 round(hold / 1000, 1),
                 round(wrapup / 1000, 1),
                 int(count),
-                _r(total / count if count else None, 2),
+                round(total / count, 2) if count else None,
             ]
         )
     chart = {"type": "bar", "x": "agent", "series": ["inbound_calls", "outbound_calls"]}
@@ -370,7 +381,7 @@ def _agent_service(session: Session, scope: Scope) -> ReportTable:
 
 # --- queue history -----------------------------------------------------------------------------------
 
-WAIT_BUCKETS = ((0, 10), (10, 20), (20, 30), (30, 60), (60, 120), (120, None))
+WAIT_BUCKETS = rollup.WAIT_BUCKETS
 
 QUEUE_COLUMNS = [
     PERIOD,
@@ -398,73 +409,38 @@ QUEUE_COLUMNS = [
     ),
 ]
 
-_COUNT_FIELDS = (
-    "offered",
-    "waiting",
-    "answered",
-    "answered_wait_s",
-    "answered_within",
-    "handled",
-    "handle_s",
-    "abandoned",
-    "short_abandons",
-    "abandoned_within",
-    "overflow",
-)
-
-
-def queue_counts_query(scope: Scope, keys: Sequence[Any]) -> Select[Any]:
-    """:class:`QueueCounts` fields per ``keys`` in SQL, mirroring ``QueueCounts.add`` rule for rule."""
-    q = QueueCallRow.__table__.c
-    wait = func.coalesce(q.wait_s, 0.0)
-    is_answered, is_abandoned = q.outcome == "answered", q.outcome == "abandoned"
-    handled = and_(is_answered, q.talk_s.isnot(None))
-    finished = or_(is_answered, is_abandoned)
-    sl, short = scope.settings.sl_threshold_s, scope.settings.short_abandon_s
-    measures = [
-        func.count(),
-        _sum_if(q.outcome == "waiting"),
-        _sum_if(is_answered),
-        _sum_if(is_answered, wait),
-        _sum_if(and_(is_answered, wait <= sl)),
-        _sum_if(handled),
-        _sum_if(handled, q.talk_s + q.hold_s + q.wrapup_s),
-        _sum_if(is_abandoned),
-        _sum_if(and_(is_abandoned, wait <= short)),
-        _sum_if(and_(is_abandoned, wait <= sl)),
-        _sum_if(q.outcome == "overflow"),
-        func.max(case((finished, wait), else_=literal(0.0))),
-        _sum_if(is_abandoned, wait),
-        *(
-            _sum_if(and_(finished, wait >= lo, wait < hi) if hi else and_(finished, wait >= lo))
-            for lo, hi in WAIT_BUCKETS
-        ),
-    ]
-    return select(*keys, *measures).where(*scope.filters(QueueCallRow.__table__, "joined_at")).group_by(*keys)
-
-
-def _counts_from(values: Sequence[Any]) -> QueueCounts:
-    counts = QueueCounts()
-    for name, value in zip(_COUNT_FIELDS, values, strict=False):
-        setattr(counts, name, float(value or 0) if name.endswith("_s") else int(value or 0))
-    return counts
-
 
 def queue_counts_by(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[QueueCounts, list[float]]]:
-    """(period, queue) -> (counts, [abandon wait sum, wait buckets...])."""
-    q = QueueCallRow.__table__.c
-    out: dict[tuple[str, str], tuple[QueueCounts, list[float]]] = {}
-    n = len(_COUNT_FIELDS)
-    for row in session.execute(queue_counts_query(scope, [scope.bucket(q.hour), q.queue])):
-        counts = _counts_from(row[2 : 2 + n])
-        counts.longest_wait_s = float(row[2 + n] or 0)
-        extra = [float(v or 0) for v in row[3 + n :]]
+    """(period, queue) -> (counts, [abandon wait sum, wait buckets...]), from the queue rollup."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    longest = rollup.QUEUE_MEASURES.index("longest_wait_ms")
+    for row in rollup.read(session, rollup.QUEUES, scope.start, scope.end, rollup_query(scope, ["queue"])):
         key = (scope.period(row[0]), row[1])
-        if key in out:
-            out[key][0].merge(counts)
-            out[key] = (out[key][0], [a + b for a, b in zip(out[key][1], extra, strict=True)])
-        else:
-            out[key] = (counts, extra)
+        acc = sums.get(key)
+        if acc is None:
+            sums[key] = list(row[2:])
+            continue
+        for i, value in enumerate(row[2:]):
+            acc[i] = max(acc[i], value) if i == longest else acc[i] + value
+    out: dict[tuple[str, str], tuple[QueueCounts, list[float]]] = {}
+    for key, v in sums.items():
+        m = dict(zip(rollup.QUEUE_MEASURES, v, strict=True))
+        counts = QueueCounts(
+            offered=m["offered"],
+            waiting=m["waiting"],
+            answered=m["answered"],
+            answered_wait_s=m["answered_wait_ms"] / 1000,
+            answered_within=m["answered_within"],
+            handled=m["handled"],
+            handle_s=m["handle_ms"] / 1000,
+            abandoned=m["abandoned"],
+            short_abandons=m["short_abandons"],
+            abandoned_within=m["abandoned_within"],
+            overflow=m["overflow"],
+            longest_wait_s=m["longest_wait_ms"] / 1000,
+        )
+        buckets = [float(m[f"wait_{i}"]) for i in range(len(WAIT_BUCKETS))]
+        out[key] = (counts, [m["abandon_wait_ms"] / 1000, *buckets])
     return out
 
 
@@ -510,24 +486,12 @@ IVR_COLUMNS = [
 
 
 def _ivr(session: Session, scope: Scope) -> ReportTable:
-    s = IvrStepRow.__table__.c
-    rows = session.execute(
-        select(
-            scope.bucket(s.hour),
-            s.flow,
-            s.node,
-            func.count(),
-            func.count(func.distinct(s.call_id)),
-            func.sum(func.coalesce(s.dwell_s, 0.0)),
-            func.count(s.dwell_s),
-            _sum_if(s.dwell_s.is_(None)),
-        )
-        .where(*scope.filters(IvrStepRow.__table__, "at", queue=False, people=False))
-        .group_by(scope.bucket(s.hour), s.flow, s.node)
-    ).all()
+    """Visits, calls (a call counts in the period of its first visit of the node), dwell, exits."""
+    query = rollup_query(scope, ["flow", "node"])
+    rows = rollup.read(session, rollup.IVR, scope.start, scope.end, query)
     groups = _fold(rows, lambda r: (scope.period(r[0]), r[1], r[2]), 5)
     out = [
-        [p, flow, node, int(v[0]), int(v[1]), _avg(v[2], int(v[3])), int(v[4])]
+        [p, flow, node, int(v[0]), int(v[1]), _avg(v[2] / 1000, int(v[3])), int(v[4])]
         for (p, flow, node), v in sorted(groups.items())
     ]
     return ReportTable(ReportKind.IVR, IVR_COLUMNS, out, {"type": "bar", "x": "node", "series": ["visits"]})
@@ -549,25 +513,11 @@ CUSTOMER_COLUMNS = [
 
 
 def _customer_calls(session: Session, scope: Scope, limit: int) -> ReportTable:
-    c = CallRow.__table__.c
-    unlinked_number = case((c.customer_id.is_(None), c.caller_number), else_=_EMPTY)
-    rows = session.execute(
-        select(
-            c.customer_id,
-            func.min(c.caller_number),
-            func.count(),
-            _sum_if(c.answered_at.isnot(None)),
-            _sum_if(c.direction == "inbound"),
-            _sum_if(c.direction == "outbound"),
-            func.sum(func.coalesce(c.talk_s, 0.0)),
-            func.min(c.started_at),
-            func.max(c.started_at),
-        )
-        .where(*scope.filters(CallRow.__table__, "started_at"))
-        .group_by(c.customer_id, unlinked_number)
-        .order_by(func.count().desc(), func.min(c.caller_number))
-        .limit(limit)
-    ).all()
+    """Per customer (or per number nobody is linked to): the customer's number is the caller of an
+    inbound call and the dialled number of an outbound one; internal calls have no customer. The
+    groups to list come from the monthly customer rollup when the range has a whole month of it, their
+    figures from their own rows."""
+    rows = _customer_rows(session, scope, limit, ranked_customers(session, scope, limit))
     out = [
         [
             r[0],
@@ -584,6 +534,90 @@ def _customer_calls(session: Session, scope: Scope, limit: int) -> ReportTable:
     ]
     chart = {"type": "bar", "x": "caller_number", "series": ["calls", "answered"]}
     return ReportTable(ReportKind.CUSTOMER_CALLS, CUSTOMER_COLUMNS, out, chart)
+
+
+def _customer_rows(
+    session: Session, scope: Scope, limit: int, keys: Sequence[rollup.CustomerKey] | None
+) -> Sequence[Sequence[Any]]:
+    """The top ``limit`` groups of the call rows, among ``keys`` only when given."""
+    c = CallRow.__table__.c
+    outbound = c.direction == literal_column("'outbound'")  # inline: one expression in GROUP BY and ORDER BY
+    number = case((outbound, c.dialed), else_=c.caller_number)
+    unlinked_number = case((c.customer_id.is_(None), number), else_=_EMPTY)
+    among: list[Any] = []
+    if keys is not None:
+        linked = sorted({int(customer) for customer, _ in keys if customer})
+        numbers = sorted({number for customer, number in keys if not customer})
+        # three terms, each through its own index (the customer's, the dialled number's, the caller's);
+        # "no customer" as a CASE, which no planner takes for the index of the many rows without one
+        unlinked = case((c.customer_id.is_(None), literal_column("1")), else_=literal_column("0")) == 1
+        among.append(
+            or_(
+                c.customer_id.in_(linked),
+                and_(unlinked, outbound, c.dialed.in_(numbers)),
+                and_(unlinked, ~outbound, c.caller_number.in_(numbers)),
+            )
+        )
+    return session.execute(
+        select(
+            c.customer_id,
+            func.min(number),
+            func.count(),
+            _sum_if(c.answered_at.isnot(None)),
+            _sum_if(c.direction == "inbound"),
+            _sum_if(outbound),
+            func.sum(func.coalesce(c.talk_s, 0.0)),
+            func.min(c.started_at),
+            func.max(c.started_at),
+        )
+        .where(*scope.filters(CallRow.__table__, "started_at"), c.direction != "internal", *among)
+        .group_by(c.customer_id, unlinked_number)
+        .order_by(func.count().desc(), func.min(number), unlinked_number, c.customer_id)
+        .limit(limit)
+    ).all()
+
+
+_MAX_RANKED = 20_000  # more groups tied at the cut than this: the rows rank them in one statement
+FIRST_READ = 1_000  # groups read from each month at first (at least four times the limit)
+
+
+def ranked_customers(session: Session, scope: Scope, limit: int) -> list[rollup.CustomerKey] | None:
+    """The groups with at least the calls of the ``limit``-th most calling one, from the monthly rollup
+    (None: the rows rank them). The months the range covers are read in call order, ``k`` groups each,
+    until the ``limit``-th best total among the groups seen beats what any unseen group can have (the sum
+    of each month's ``k``-th count): the exact top, ties at its end included."""
+    people = scope.queue or scope.agent or scope.department or scope.agents is not None
+    if limit <= 0 or people or rollup.reading_rows_only():
+        return None
+    offset = rollup.read_settings(session.connection()).day_offset_h
+    if offset is None or scope.day_offset_h != offset:
+        return None
+    cut = rollup.month_cut(scope.start, scope.end, offset)
+    if not cut.months:
+        return None
+    plus = rollup.customer_row_counts(session, cut.plus)
+    minus = rollup.customer_row_counts(session, cut.minus)
+    k = max(4 * limit, FIRST_READ)
+    while True:
+        tops = {month: dict(rollup.customer_top(session, month, k)) for month in cut.months}
+        seen = set(plus).union(*tops.values())
+        totals = dict.fromkeys(seen, 0)
+        bound = 0
+        for month, top in tops.items():
+            counts = top
+            if len(top) == k:  # the month has more groups than were read
+                bound += min(top.values())
+                counts = top | rollup.customer_month_counts(session, month, [g for g in seen if g not in top])
+            for g in seen:
+                totals[g] += counts.get(g, 0)
+        for g in seen:
+            totals[g] += plus.get(g, 0) - minus.get(g, 0)
+        ranked = sorted((n for n in totals.values() if n > 0), reverse=True)
+        last = ranked[limit - 1] if len(ranked) >= limit else 1
+        if bound == 0 or last > bound:
+            chosen = [g for g, n in totals.items() if n >= last]
+            return chosen if len(chosen) <= _MAX_RANKED else None
+        k *= 4
 
 
 def _local(epoch: float | None, tz: ZoneInfo) -> str | None:
@@ -604,22 +638,18 @@ SATISFACTION_COLUMNS = [
 
 
 def _satisfaction(session: Session, scope: Scope) -> ReportTable:
-    s = SurveyRow.__table__.c
-    satisfied = s.score * 5 >= s.scale * 4  # 4 or 5 out of 5, whatever the scale
-    rows = session.execute(
-        select(
-            scope.bucket(s.hour),
-            s.agent,
-            func.coalesce(s.queue, _EMPTY),
-            func.count(),
-            func.sum(s.score),
-            _sum_if(satisfied),
-            *(_sum_if(s.score == n) for n in range(1, 6)),
-        )
-        .where(*scope.filters(SurveyRow.__table__, "at"))
-        .group_by(scope.bucket(s.hour), s.agent, func.coalesce(s.queue, _EMPTY))
-    ).all()
-    groups = _fold(rows, lambda r: (scope.period(r[0]), r[1], r[2]), 8)
+    query = rollup_query(scope, ["agent", "queue", "score", "scale"])
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    for bucket, agent, queue, score, scale, count in rollup.read(
+        session, rollup.SURVEYS, scope.start, scope.end, query
+    ):
+        acc = groups.setdefault((scope.period(bucket), agent, queue), [0.0] * 8)
+        acc[0] += count
+        acc[1] += score * count
+        if score * 5 >= scale * 4:  # 4 or 5 out of 5, whatever the scale
+            acc[2] += count
+        if 1 <= score <= 5:
+            acc[2 + score] += count
     out = [
         [p, agent, queue, int(v[0]), _r(v[1] / v[0], 2), _pct(v[2], v[0]), *(int(x) for x in v[3:])]
         for (p, agent, queue), v in sorted(groups.items())
@@ -662,32 +692,40 @@ _SEAT_STATES = (
 )
 
 
+_STATE_INDEX = {state.value: i for i, state in enumerate(AgentState)}
+_LOGGED_OUT, _PAUSED = _STATE_INDEX["logged_out"], _STATE_INDEX["paused"]
+_BUSY = (_STATE_INDEX["on_call"], _STATE_INDEX["wrap_up"])
+_SHOWN = [_STATE_INDEX[s.value] for s in _SEAT_STATES]
+
+
 def _seat_states(session: Session, scope: Scope) -> ReportTable:
-    a = AgentStateRow.__table__.c
-    rows = session.execute(
-        select(scope.bucket(a.hour), a.agent, a.state, func.count(), func.sum(func.coalesce(a.duration_s, 0.0)))
-        .where(*scope.filters(AgentStateRow.__table__, "started_at", queue=False))
-        .group_by(scope.bucket(a.hour), a.agent, a.state)
-    ).all()
-    times: dict[tuple[str, str], AgentTimes] = {}
-    changes: dict[tuple[str, str, str], int] = {}
-    for bucket, agent, state, count, seconds in rows:
-        key = (scope.period(bucket), agent)
-        t = times.setdefault(key, AgentTimes())
-        st = AgentState(state)
-        t.seconds[st] = t.seconds.get(st, 0.0) + float(seconds or 0)
-        changes[(*key, state)] = changes.get((*key, state), 0) + int(count)
+    """Seconds per state (summed in whole milliseconds), pauses, logouts and occupancy as in
+    :func:`stats.kpi.occupancy_pct`: (on call + wrap-up) / logged in and not paused."""
+    query = rollup_query(scope, ["agent", "state"])
+    states = len(_STATE_INDEX)
+    groups: dict[tuple[str, str], list[int]] = {}  # milliseconds per state, then changes per state
+    for bucket, agent, state, count, ms in rollup.read(session, rollup.SEATS, scope.start, scope.end, query):
+        acc = groups.get((scope.period(bucket), agent))
+        if acc is None:
+            acc = groups[(scope.period(bucket), agent)] = [0] * (2 * states)
+        i = _STATE_INDEX[state]
+        acc[i] += ms
+        acc[states + i] += count
     out = []
-    for (p, agent), t in sorted(times.items()):
+    for (p, agent), acc in sorted(groups.items()):
+        total = sum(acc[:states])
+        logged_in = total - acc[_LOGGED_OUT]
+        staffed = logged_in - acc[_PAUSED]
+        busy = acc[_BUSY[0]] + acc[_BUSY[1]]
         out.append(
             [
                 p,
                 agent,
-                round(t.logged_in_s, 1),
-                *(round(t.seconds.get(s, 0.0), 1) for s in _SEAT_STATES),
-                changes.get((p, agent, "paused"), 0),
-                changes.get((p, agent, "logged_out"), 0),
-                occupancy_pct(t),
+                round(logged_in / 1000, 1),
+                *(round(acc[i] / 1000, 1) for i in _SHOWN),
+                acc[states + _PAUSED],
+                acc[states + _LOGGED_OUT],
+                round(100.0 * busy / staffed, 2) if staffed > 0 else None,
             ]
         )
     chart = {"type": "bar", "x": "agent", "series": [f"{s.value}_s" for s in _SEAT_STATES], "stacked": True}
@@ -701,7 +739,7 @@ CDR_COLUMNS = [
     Column("call_id", "呼叫编号", "Call ID", "text"),
     Column("direction", "方向", "Direction", "text"),
     Column("caller", "主叫", "Caller", "text"),
-    Column("dialed", "被叫", "Dialed", "text"),
+    Column("dialed", "被叫", "Callee", "text"),
     Column("queue", "队列", "Queue", "text"),
     Column("agent", "坐席", "Agent", "text"),
     Column("wait_s", "等待", "Wait", "seconds"),
@@ -711,6 +749,7 @@ CDR_COLUMNS = [
     Column("wrapup_s", "话后处理", "Wrap-up", "seconds"),
     Column("duration_s", "总时长", "Duration", "seconds"),
     Column("disposition", "结果", "Disposition", "text"),
+    Column("wrapup", "处理结果", "Wrap-up code", "text"),  # the agent's code (stats.outbound_reports)
     Column("hangup_cause", "挂断原因", "Hangup cause", "text"),
     Column("hangup_by", "挂断方", "Hung up by", "text"),
     Column("customer_id", "客户", "Customer", "text"),
@@ -722,6 +761,25 @@ CDR_COLUMNS = [
 RECORDING_URL = "/api/recordings/{recording_id}/audio"
 
 
+def cdr_callee(direction: str, caller: str, dialed: str, agent: str | None, queue: str | None) -> str:
+    """Who was called: the dialled number; on an inbound call whose dialplan carried the caller's own
+    number as the extension (no DID), the agent who answered, else the queue it waited in."""
+    if dialed and (dialed != caller or direction != "inbound"):
+        return dialed
+    return agent or queue or dialed
+
+
+def cdr_count(session: Session, scope: Scope) -> int:
+    """Calls started in the range: the finished ones from the rollups, those still up from the rows
+    (a partial index holds only them)."""
+    finished = sum(row[1] for row in finished_calls(session, scope, []))
+    c = CallRow.__table__.c
+    up = session.scalar(
+        select(func.count()).where(*scope.filters(CallRow.__table__, "started_at"), c.ended_at.is_(None))
+    )
+    return int(finished) + int(up or 0)
+
+
 def _cdr(session: Session, scope: Scope, limit: int, offset: int) -> ReportTable:
     rows = session.scalars(
         select(CallRow)
@@ -730,13 +788,14 @@ def _cdr(session: Session, scope: Scope, limit: int, offset: int) -> ReportTable
         .limit(limit)
         .offset(offset)
     ).all()
+    wrapup = wrapup_names(session, (r.call_id for r in rows))
     out = [
         [
             _local(r.started_at, scope.tz),
             r.call_id,
             r.direction,
             r.caller_number,
-            r.dialed,
+            cdr_callee(r.direction, r.caller_number, r.dialed, r.agent, r.queue),
             r.queue,
             r.agent,
             _r(r.wait_s),
@@ -746,6 +805,7 @@ def _cdr(session: Session, scope: Scope, limit: int, offset: int) -> ReportTable
             _r(r.wrapup_s),
             _r(r.duration_s),
             r.disposition,
+            wrapup.get(r.call_id, ""),
             f"{r.hangup_cause} {r.hangup_cause_text}".strip() if r.hangup_cause is not None else "",
             r.hangup_by,
             r.customer_id,
@@ -755,7 +815,7 @@ def _cdr(session: Session, scope: Scope, limit: int, offset: int) -> ReportTable
         ]
         for r in rows
     ]
-    return ReportTable(ReportKind.CDR, CDR_COLUMNS, out, {})
+    return ReportTable(ReportKind.CDR, CDR_COLUMNS, out, {}, total=cdr_count(session, scope))
 
 
 # --- entry point -------------------------------------------------------------------------------------

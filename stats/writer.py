@@ -4,7 +4,8 @@ Idempotent by natural keys: a call is (pbx, call_id), a leg (pbx, call_id, chann
 (pbx, call_id, queue, joined_at), an agent state change (pbx, agent, started_at), an IVR step
 (pbx, call_id, at, node), a survey (pbx, call_id, agent). Every update only fills what is still empty,
 or is guarded by the time of the last change applied, so a replayed event (same pbx+seq, hence the same
-natural key) changes nothing. One event is one transaction, rollup included.
+natural key) changes nothing. One event is one transaction, rollups included: :mod:`stats.rollup` moves
+them at every flush by the difference each changed row makes.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from stats import queue_call, rollup
+from stats import queue_call, rollup  # noqa: F401  (rollup: keeps the rollups at every flush)
 from stats.events import EventError, event_time, number
 from stats.kpi import AgentState, Outcome
 from stats.models import AgentStateRow, CallLegRow, CallRow, IvrStepRow, QueueCallRow, SurveyRow
@@ -79,6 +79,7 @@ class HistoryWriter:
             "survey.scored": self._survey,
             "recording.ready": self._recording,
             "screen.pop": self._screen_pop,
+            "call.linked": self._call_linked,
         }
 
     async def handle(self, event: dict[str, Any]) -> None:
@@ -167,13 +168,6 @@ class HistoryWriter:
             _cache(session, "stats_calls")[(pbx, call_id)] = row
         return row
 
-    @contextmanager
-    def _changing(self, session: Session, row: CallRow) -> Any:
-        """Keep the rollup equal to the finished call rows across a change of ``row``."""
-        before = rollup.contribution(row)
-        yield row
-        rollup.apply_change(session, before, rollup.contribution(row))
-
     @staticmethod
     def _queue_stays(session: Session, pbx: str, call_id: str) -> list[QueueCallRow]:
         cache = _cache(session, "stats_stays")
@@ -202,15 +196,14 @@ class HistoryWriter:
 
     def _call_new(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
         row = self._call(session, pbx, str(_need(event, "call_id")), ts)
-        with self._changing(session, row):
-            if ts < row.started_at:
-                row.started_at, row.hour = ts, hour_of(ts)
-            caller = _party(event.get("caller"))
-            row.direction = str(event.get("direction") or row.direction or "inbound")
-            row.caller_number = row.caller_number or str(caller.get("number") or "")
-            row.caller_name = row.caller_name or str(caller.get("name") or "")
-            row.dialed = row.dialed or str(event.get("dialed") or "")
-            self._link(row, event)
+        if ts < row.started_at:
+            row.started_at, row.hour = ts, hour_of(ts)
+        caller = _party(event.get("caller"))
+        row.direction = str(event.get("direction") or row.direction or "inbound")
+        row.caller_number = row.caller_number or str(caller.get("number") or "")
+        row.caller_name = row.caller_name or str(caller.get("name") or "")
+        row.dialed = row.dialed or str(event.get("dialed") or "")
+        self._link(row, event)
 
     def _call_ringing(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
         call_id = str(_need(event, "call_id"))
@@ -260,20 +253,20 @@ class HistoryWriter:
         if leg is not None and leg.answered_at is None:
             leg.answered_at = ts
         row = self._call(session, pbx, call_id, ts)
-        with self._changing(session, row):
-            if row.answered_at is None:
-                row.answered_at = ts
-                row.agent = agent
-                row.department = self._department(agent)
-                row.queue = row.queue or queue
-                row.wait_s = wait if wait is not None else max(0.0, ts - row.started_at)
-                row.ring_s = max(0.0, ts - leg.ring_at) if leg is not None else None
-            self._link(row, event)
+        if row.answered_at is None:
+            row.answered_at = ts
+            row.agent = agent
+            row.department = self._department(agent)
+            row.queue = row.queue or queue
+            row.wait_s = wait if wait is not None else max(0.0, ts - row.started_at)
+            row.ring_s = max(0.0, ts - leg.ring_at) if leg is not None else None
+        self._link(row, event)
         if queue:
             stay = self._stay(session, pbx, call_id, str(queue), ts)
             if stay is not None:
                 queue_call.answered(stay, ts, agent, wait)
-                stay.department = self._department(agent)
+                if stay.agent == agent:  # the department of the agent who took the stay
+                    stay.department = self._department(agent)
 
     def _call_hold(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
         call_id = str(_need(event, "call_id"))
@@ -310,41 +303,40 @@ class HistoryWriter:
                         if stay.agent == leg.agent:
                             queue_call.talk_ended(stay, ts)
         row = self._call(session, pbx, call_id, ts)
-        with self._changing(session, row):
-            if row.hangup_cause is None and str(cause or "").isdigit():
-                row.hangup_cause = int(str(cause))
-                row.hangup_cause_text = str(event.get("cause_text") or "")
-                row.hangup_by = str(event.get("hangup_by") or "")
+        if row.hangup_cause is None and str(cause or "").isdigit():
+            row.hangup_cause = int(str(cause))
+            row.hangup_cause_text = str(event.get("cause_text") or "")
+            row.hangup_by = str(event.get("hangup_by") or "")
 
     def _call_ended(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
         call_id = str(_need(event, "call_id"))
         row = self._call(session, pbx, call_id, ts)
-        with self._changing(session, row):
-            if row.ended_at is None:
-                if row.hold_since is not None:
-                    row.hold_s += max(0.0, ts - row.hold_since)
-                    row.hold_since = None
-                row.ended_at = ts
-                duration = number(event.get("duration_s"))
-                row.duration_s = duration if duration is not None else max(0.0, ts - row.started_at)
-                if row.answered_at is not None:
-                    # Answer to the end of the last agent's leg, less hold: the same rule as a queue
-                    # stay's talk, so that AHT = talk + hold + wrap-up counts hold once whichever way
-                    # the hold was done, and a survey after the agent hung up is not talk.
-                    talk_end = self._talk_end(session, pbx, call_id, ts)
-                    row.talk_s = max(0.0, talk_end - row.answered_at - row.hold_s)
-                else:
-                    row.talk_s = number(event.get("talk_s")) or 0.0 if event.get("answered") else 0.0
-                wait = number(event.get("wait_s"))
-                if row.wait_s is None and wait is not None:
-                    row.wait_s = wait
-                row.disposition = str(event.get("disposition") or ("answered" if row.answered_at else "abandoned"))
-                # the caller as the dialplan left it (a NewCallerid after call.new rewrote it)
-                ended_caller = _party(event.get("caller"))
-                if ended_caller.get("number"):
-                    row.caller_number = str(ended_caller["number"])
-                    row.caller_name = str(ended_caller.get("name") or row.caller_name or "")
-            self._link(row, event)
+        if row.ended_at is None:
+            # read before the row changes: a query flushes, and the rollups would see a half-ended call
+            talk_end = self._talk_end(session, pbx, call_id, ts) if row.answered_at is not None else ts
+            if row.hold_since is not None:
+                row.hold_s += max(0.0, ts - row.hold_since)
+                row.hold_since = None
+            row.ended_at = ts
+            duration = number(event.get("duration_s"))
+            row.duration_s = duration if duration is not None else max(0.0, ts - row.started_at)
+            if row.answered_at is not None:
+                # Answer to the end of the last agent's leg, less hold: the same rule as a queue
+                # stay's talk, so that AHT = talk + hold + wrap-up counts hold once whichever way
+                # the hold was done, and a survey after the agent hung up is not talk.
+                row.talk_s = max(0.0, talk_end - row.answered_at - row.hold_s)
+            else:
+                row.talk_s = number(event.get("talk_s")) or 0.0 if event.get("answered") else 0.0
+            wait = number(event.get("wait_s"))
+            if row.wait_s is None and wait is not None:
+                row.wait_s = wait
+            row.disposition = str(event.get("disposition") or ("answered" if row.answered_at else "abandoned"))
+            # the caller as the dialplan left it (a NewCallerid after call.new rewrote it)
+            ended_caller = _party(event.get("caller"))
+            if ended_caller.get("number"):
+                row.caller_number = str(ended_caller["number"])
+                row.caller_name = str(ended_caller.get("name") or row.caller_name or "")
+        self._link(row, event)
         for stay in self._queue_stays(session, pbx, call_id):
             if stay.outcome == Outcome.WAITING:
                 # The call ended while waiting with no queue event: the caller left.
@@ -373,6 +365,12 @@ class HistoryWriter:
         if isinstance(customer, dict) and isinstance(customer.get("id"), int):
             row = self._call(session, pbx, str(_need(event, "call_id")), ts)
             self._link(row, {"customer_id": customer["id"]})
+
+    def _call_linked(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        """A link stored by the CRM while the call is up (click-to-dial to a customer's number)."""
+        row = self._find_call(session, pbx, str(_need(event, "call_id")))
+        if row is not None:
+            self._link(row, event)
 
     # --- queues ----------------------------------------------------------------------------------
 
@@ -403,8 +401,7 @@ class HistoryWriter:
         session.add_all(stays)
         row = self._call(session, pbx, call_id, ts)
         if row.queue is None:
-            with self._changing(session, row):
-                row.queue = queue
+            row.queue = queue
 
     def _queue_left(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
         call_id = str(_need(event, "call_id"))
@@ -493,8 +490,7 @@ class HistoryWriter:
         if stay is not None:
             queue_call.add_wrapup(stay, seconds)
         if call is not None:
-            with self._changing(session, call):
-                call.wrapup_s = (call.wrapup_s or 0.0) + seconds
+            call.wrapup_s = (call.wrapup_s or 0.0) + seconds
 
     # --- IVR and surveys -------------------------------------------------------------------------
 
@@ -513,17 +509,23 @@ class HistoryWriter:
         after = [s for s in steps if s.at > ts]
         if before:
             before[-1].dwell_s = ts - before[-1].at
+        flow = str(event.get("flow") or "")
+        same_node = [s for s in steps if s.flow == flow and s.node == node]
+        for later in same_node:
+            if later.at > ts and later.first_visit:
+                later.first_visit = False  # an earlier visit arrived late
         session.add(
             IvrStepRow(
                 pbx=pbx,
                 call_id=call_id,
-                flow=str(event.get("flow") or ""),
+                flow=flow,
                 node=node,
                 input=str(event.get("input") or "")[:60],
                 result=str(event.get("result") or "")[:60],
                 at=ts,
                 hour=hour_of(ts),
                 dwell_s=(after[0].at - ts) if after else None,
+                first_visit=not any(s.at < ts for s in same_node),
             )
         )
 
