@@ -131,7 +131,10 @@ def register(app: typer.Typer) -> None:
             errors_file = file.with_name(file.name + ".errors.csv")
             errors_file.write_bytes(error_report(report))
             typer.echo(f"{len(report.errors)} errors, report: {errors_file}", err=True)
-        typer.echo(f"imported {report.imported} of {report.total} rows")
+        typer.echo(
+            f"imported {report.imported} of {report.total} rows "
+            f"({report.created} created, {report.updated} updated, {report.skipped} unchanged)"
+        )
         if report.errors and not valid_only:
             raise typer.Exit(1)
 

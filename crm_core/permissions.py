@@ -13,20 +13,36 @@ that the REST routes, the websocket, the exports and the reports answer alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    bindparam,
+    cast,
+    false,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
 from crm_core.errors import NotFound, PermissionDenied
 from crm_core.models import (
     Announcement,
     Attachment,
     AuditEntry,
+    Callback,
     CallLink,
     Contact,
+    Contract,
     Customer,
     CustomFieldDef,
     DataScope,
@@ -46,10 +62,17 @@ from crm_core.models import (
     Phone,
     Product,
     ProductCategory,
+    ProductPrice,
+    Quote,
+    QuoteLine,
     Role,
+    SalesTarget,
     Seat,
     StockMovement,
+    StockThreshold,
     Supplier,
+    SupplierDocument,
+    SupplierDocumentLine,
     Ticket,
     TicketEvent,
     TicketType,
@@ -57,6 +80,7 @@ from crm_core.models import (
     Workflow,
     WorkflowStep,
 )
+from crm_core.models.org import SCOPE_RANK, user_roles
 
 ACTIONS = ("read", "create", "update", "delete", "export", "import", "approve", "claim", "transfer", "merge")
 OUTSIDE_SCOPE = "不在数据权限范围内 outside your data scope"
@@ -94,6 +118,12 @@ SCOPE_RULES: dict[type, ScopeRule] = {
     TicketEvent: ScopeRule(via=(TicketEvent.ticket_id, Ticket)),
     Attachment: ScopeRule(via=(Attachment.ticket_id, Ticket)),
     AuditEntry: ScopeRule(via=(AuditEntry.user_id, User)),  # what the people in one's scope did
+    SalesTarget: ScopeRule((SalesTarget.user_id,), SalesTarget.department_id),  # a person's, or a department's
+    Quote: ScopeRule((Quote.owner_id,), Quote.department_id),
+    QuoteLine: ScopeRule(via=(QuoteLine.quote_id, Quote)),
+    Contract: ScopeRule((Contract.owner_id,), Contract.department_id),
+    # one's own and those one scheduled; a queue's callbacks reach its agents by their queues (the desk's rule)
+    Callback: ScopeRule((Callback.owner_id, Callback.created_by), Callback.department_id),
 }
 
 # Tables that belong to no department, and why; their routes are guarded by permissions alone.
@@ -111,6 +141,10 @@ SHARED_TABLES: dict[type, str] = {
     ProductCategory: "the product catalogue",
     Supplier: "the product catalogue",
     StockMovement: "warehouse stock, not a department's business (stock.* permissions)",
+    SupplierDocument: "the warehouse's purchase, return and exchange documents (stock.* permissions)",
+    SupplierDocumentLine: "lines of a warehouse document",
+    StockThreshold: "the warehouse's alert levels (stock.* permissions)",
+    ProductPrice: "the product catalogue's price schemes",
     OpportunityStage: "the sales funnel's stages",
     KbCategory: "the knowledge base is shared; categories need kb.approve to change",
     KbArticle: "the knowledge base is shared; publishing needs kb.approve",
@@ -213,13 +247,23 @@ def agent_identities(session: Session, user: User) -> set[str] | None:
     return found
 
 
+def _named(column: Any, rank: int) -> Select[int, int | None, int]:
+    return select(User.id, User.department_id, literal(rank).label("rank")).where(column == bindparam("agent"))
+
+
+# The user a name in call events stands for: the extension's bound agent first, then the agent number, then
+# the user name (the lowest id on a tie). One statement, bound as ``agent``; the pop's lookup embeds it.
+AGENT_NAMED = (
+    union_all(_named(User.extension, 0), _named(User.agent_number, 1), _named(User.username, 2))
+    .order_by(literal_column("rank"), literal_column("id"))
+    .limit(1)
+)
+
+
 def agent_by_identity(session: Session, name: str) -> User | None:
     """The user an extension, agent number or user name stands for (the extension's bound agent first)."""
-    for column in (User.extension, User.agent_number, User.username):
-        found = session.scalar(select(User).where(column == name))
-        if found is not None:
-            return found
-    return None
+    found = session.execute(AGENT_NAMED, {"agent": name}).first()
+    return session.get(User, found.id) if found is not None else None
 
 
 def ensure_agent(session: Session, user: User, name: str) -> None:
@@ -277,16 +321,109 @@ def visible_customer_ids(session: Session, user: User, ids: Iterable[int]) -> se
     return set(session.scalars(query))
 
 
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who looks at rows already read, as the scope rules see him: his id, scope and departments."""
+
+    user_id: int
+    scope: DataScope
+    departments: frozenset[int] = frozenset()  # those within his scope (none for own, or with no department)
+
+
+def viewer_of(session: Session, user: User) -> Viewer:
+    scope = user.data_scope
+    departments = department_ids(session, user, scope) if scope is not DataScope.ALL else []
+    return Viewer(user.id, scope, frozenset(departments))
+
+
+def _viewer_facts() -> Any:
+    """``(fact, value)`` rows of the user named ``agent``: his id, department, his roles' scopes and, with a
+    department-and-below role, the departments under his own. No row: the name stands for nobody."""
+    agent = AGENT_NAMED.cte("viewer")
+    own = aliased(Department)
+    tree_role = (
+        select(user_roles.c.user_id)
+        .join(Role, Role.id == user_roles.c.role_id)
+        .where(user_roles.c.user_id == agent.c.id, Role.data_scope == DataScope.DEPARTMENT_TREE.value)
+        .exists()
+    )
+    return union_all(
+        select(literal("user").label("fact"), cast(agent.c.id, String).label("value")),
+        select(literal("department"), cast(agent.c.department_id, String)).where(agent.c.department_id.is_not(None)),
+        select(literal("scope"), Role.data_scope)
+        .select_from(agent)
+        .join(user_roles, user_roles.c.user_id == agent.c.id)
+        .join(Role, Role.id == user_roles.c.role_id),
+        select(literal("subtree"), cast(Department.id, String))
+        .select_from(agent)
+        .join(own, own.id == agent.c.department_id)
+        .join(Department, Department.path.startswith(own.path))
+        .where(tree_role),
+    )
+
+
+VIEWER_FACTS = _viewer_facts()
+
+
+def viewer_from_facts(facts: Iterable[tuple[str, str]]) -> Viewer | None:
+    """The ``Viewer`` that ``VIEWER_FACTS`` rows describe (``department_ids`` and ``User.data_scope``'s rule
+    over them); ``None`` for no rows: nobody goes by that name."""
+    user_id, department, scopes, subtree = None, None, [], set()
+    for fact, value in facts:
+        if fact == "user":
+            user_id = int(value)
+        elif fact == "department":
+            department = int(value)
+        elif fact == "scope":
+            scopes.append(DataScope(value))
+        else:
+            subtree.add(int(value))
+    if user_id is None:
+        return None
+    scope = max(scopes, key=SCOPE_RANK.__getitem__, default=DataScope.OWN)
+    if department is None or scope in (DataScope.OWN, DataScope.ALL):
+        return Viewer(user_id, scope)
+    return Viewer(user_id, scope, frozenset({department} if scope is DataScope.DEPARTMENT else subtree))
+
+
+def viewer_named(connection: Connection, name: str) -> Viewer | None:
+    """The viewer an extension, agent number or user name stands for now (one statement)."""
+    return viewer_from_facts(connection.execute(VIEWER_FACTS, {"agent": name}))
+
+
+def row_visible(viewer: Viewer, model: type, row: Mapping[str, Any]) -> bool:
+    """``scope_clause`` for one row already read (its owner and department columns by name): the same rule,
+    applied in Python, so a screen-pop needs no query to decide what its agent sees."""
+    rule = rule_for(model)
+    if rule is None or viewer.scope is DataScope.ALL:
+        return True
+    if rule.via is not None:
+        raise ValueError(f"{model.__name__} rows are visible through their parent row: test that one")
+    if any(row.get(column.key) == viewer.user_id for column in rule.owners):
+        return True
+    if viewer.scope is not DataScope.OWN and rule.department is not None:
+        if row.get(rule.department.key) in viewer.departments:
+            return True
+    return rule.pool_visible and bool(rule.owners) and row.get(rule.owners[0].key) is None
+
+
 LOOKUP_LISTS = ("open_tickets", "recent_orders", "recent_calls")
+LOOKUP_RECORDS = ("customer", "contact", "candidates", *LOOKUP_LISTS)
 
 
-def visible_lookup(session: Session, user: User | None, result: dict[str, Any]) -> dict[str, Any]:
-    """A caller lookup (REST or screen-pop) cut to the user's scope: matches outside it count only as
-    ``hidden_matches``. Without a user (nobody bound to the ringing extension) nothing is shown."""
+def lookup_seen_by(viewer: Viewer | None, result: dict[str, Any]) -> dict[str, Any]:
+    """A caller lookup (REST or screen-pop) cut to the viewer's scope, decided on the candidates' own owner and
+    department: matches outside it count only as ``hidden_matches``. Without a viewer (nobody bound to the
+    ringing extension) no record is shown."""
+    if not any(result.get(key) for key in LOOKUP_RECORDS):
+        return result  # nothing to cut
     candidates = list(result.get("candidates") or [])
-    visible = visible_customer_ids(session, user, [c["id"] for c in candidates]) if user is not None else set()
-    if all(c["id"] in visible for c in candidates) and user is not None:
-        return result
+    if viewer is None:
+        visible: set[Any] = set()
+    else:
+        visible = {c["id"] for c in candidates if row_visible(viewer, Customer, c)}
+        if len(visible) == len(candidates):
+            return result
     out = dict(result)
     out["candidates"] = [c for c in candidates if c["id"] in visible]
     customer = out.get("customer")
@@ -297,3 +434,8 @@ def visible_lookup(session: Session, user: User | None, result: dict[str, Any]) 
         out[key] = [row for row in out.get(key) or [] if row.get("customer_id") in visible]
     out["hidden_matches"] = len(candidates) - len(out["candidates"])
     return out
+
+
+def visible_lookup(session: Session, user: User | None, result: dict[str, Any]) -> dict[str, Any]:
+    """A caller lookup cut to ``user``'s scope (``lookup_seen_by``); ``None``: nobody, no record shown."""
+    return lookup_seen_by(viewer_of(session, user) if user is not None else None, result)

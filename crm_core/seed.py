@@ -1,5 +1,6 @@
 """Demo data made by code: departments, users with extensions, customers with Chinese names and
-phone numbers (including those the PBX simulator calls from), products, tickets and orders."""
+phone numbers (including those the PBX simulator calls from), products, tickets, orders standing at
+every step of the order workflow (each one a handler can take on) and a knowledge base."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from crm_core.models import (
     Contact,
     Customer,
     Department,
+    KbArticle,
+    KbCategory,
     Order,
     OrderLine,
     Phone,
@@ -28,6 +31,7 @@ from crm_core.models import (
     Ticket,
     TicketType,
     User,
+    Workflow,
     WorkflowStep,
     utcnow,
 )
@@ -250,6 +254,7 @@ def seed_demo(session: Session, customers: int = 2000, *, password: str, seed: i
     session.execute(insert(Contact), contacts)
     session.execute(insert(Phone), phones)
     _tickets_and_orders(session, rng, rows, agents, products, now)
+    seed_knowledge_base(session, users[0])
     session.flush()
 
 
@@ -302,21 +307,133 @@ def _tickets_and_orders(
             orders.append((row["id"], agent, rng.sample(products, rng.randrange(1, 3))))
     if tickets:
         session.execute(insert(Ticket), tickets)
+    order_flow = session.scalar(select(Workflow).where(Workflow.kind == "order").order_by(Workflow.id))
+    steps = list(order_flow.steps) if order_flow is not None else []
+    # draft, then in approval at each step in turn, then completed: every step has orders waiting
+    stages: list[WorkflowStep | str | None] = ["draft", *steps, "completed"] if steps else ["draft"]
     for n, (customer_id, agent, chosen) in enumerate(orders, start=_next_id(session, Order)):
         lines = [
             OrderLine(product_id=p.id, quantity=q, unit_price=p.price, amount=p.price * q)
             for p in chosen
             for q in [rng.randrange(1, 4)]
         ]
-        session.add(
-            Order(
-                number=f"SO-DEMO-{n:06d}",
-                customer_id=customer_id,
-                owner_id=agent.id,
-                department_id=agent.department_id,
-                status=rng.choice(["draft", "in_approval", "completed"]),
-                lines=lines,
-                total=sum((ln.amount for ln in lines), Decimal("0")),
-                created_at=now - timedelta(days=rng.randrange(0, 90)),
-            )
+        order = Order(
+            number=f"SO-DEMO-{n:06d}",
+            customer_id=customer_id,
+            owner_id=agent.id,
+            department_id=agent.department_id,
+            workflow_id=order_flow.id if order_flow is not None else None,
+            status="draft",
+            lines=lines,
+            total=sum((ln.amount for ln in lines), Decimal("0")),
+            created_at=now - timedelta(days=rng.randrange(0, 90)),
         )
+        _stand_at(order, stages[n % len(stages)], steps, rng)
+        session.add(order)
+
+
+def _stand_at(order: Order, stage: WorkflowStep | str | None, steps: list[WorkflowStep], rng: random.Random) -> None:
+    """Put a seeded order where the workflow would have left it: at ``stage`` (a step, or draft or
+    completed) with what the steps before it recorded (shipment, payment, receipt, follow-up)."""
+    if stage == "draft" or stage is None:
+        return
+    if stage == "completed":
+        order.status, order.step_position, done = "completed", steps[-1].position, steps
+    else:
+        assert isinstance(stage, WorkflowStep)
+        order.status, order.step_position = "in_approval", stage.position
+        done = steps[: steps.index(stage)]
+    actions = {step.action for step in done}
+    if "shipping" in actions:
+        order.carrier, order.tracking_number = (
+            rng.choice(["顺丰速运", "京东物流", "中通快递"]),
+            f"SF{rng.randrange(10**12):012d}",
+        )
+        order.shipped_at = order.created_at + timedelta(days=1)
+    if "payment" in actions:
+        order.paid_amount, order.paid_at = order.total, order.created_at + timedelta(days=2)
+    if "receipt" in actions:
+        order.received_at = order.created_at + timedelta(days=3)
+    if "followup" in actions:
+        order.followup_note = "客户表示满意 the customer is satisfied"
+
+
+KNOWLEDGE_BASE: dict[str, list[tuple[str, str, str]]] = {
+    "产品与价格 Products and prices": [
+        (
+            "净水器滤芯多久更换一次 How often to change a water purifier filter",
+            "PP 棉滤芯 3-6 个月，活性炭 6-12 个月，RO 膜 24 个月；水质差时提前更换。\n"
+            "PP cotton 3-6 months, carbon 6-12 months, RO membrane 24 months; sooner with poor water.",
+            "净水器,滤芯,保养",
+        ),
+        (
+            "价格区间与折扣权限 Price ranges and discount authority",
+            "坐席可在产品价格区间内报价；低于下限须经理审核。\n"
+            "Agents quote within a product's price range; below the floor a manager must approve.",
+            "价格,折扣,报价",
+        ),
+    ],
+    "订单与物流 Orders and delivery": [
+        (
+            "订单审批流程 The order approval workflow",
+            "审核 → 经理审核 → 发货 → 收款 → 签收确认 → 回访。每一步由该步骤的角色处理，可退回上一步。\n"
+            "Review → manager review → shipping → payment → receipt → follow-up; each step's role handles it.",
+            "订单,审批,流程",
+        ),
+        (
+            "查询快递单号 Finding a tracking number",
+            "订单详情的“发货”一栏有承运商和运单号；客户可在承运商官网查询。\n"
+            "The order's shipping section shows the carrier and tracking number.",
+            "物流,快递,运单",
+        ),
+        (
+            "退换货规则 Returns and exchanges",
+            "签收 7 天内无理由退货，15 天内质量问题换货；已收款订单走退换货流程，不能退回步骤。\n"
+            "Returns within 7 days of receipt, exchanges for defects within 15 days.",
+            "退货,换货,售后",
+        ),
+    ],
+    "服务规范 Service standards": [
+        (
+            "标准开场白与结束语 Standard greeting and closing",
+            "您好，这里是客服中心，工号 XXXX，很高兴为您服务。……感谢您的来电，祝您生活愉快！\n"
+            "Hello, customer service, agent number XXXX speaking. … Thank you for calling.",
+            "话术,开场白,规范",
+        ),
+        (
+            "投诉处理五步法 Handling a complaint in five steps",
+            "倾听、致歉、确认问题、给出方案与时限、回访。投诉工单 8 小时内响应。\n"
+            "Listen, apologise, confirm, offer a solution with a deadline, follow up. Complaints: 8 h SLA.",
+            "投诉,工单,SLA",
+        ),
+        (
+            "报修上门时间 Repair visit times",
+            "工作日 9:00-18:00 预约上门，偏远地区 48 小时内。\n"
+            "Visits on working days 9:00-18:00; remote areas within 48 hours.",
+            "报修,上门,售后",
+        ),
+    ],
+}
+
+
+def seed_knowledge_base(session: Session, author: User) -> int:
+    """Published articles in a few categories, so the desk's and the CRM's searches find answers."""
+    count = 0
+    for category_name, articles in KNOWLEDGE_BASE.items():
+        category = KbCategory(name=category_name)
+        session.add(category)
+        session.flush()
+        for title, body, tags in articles:
+            session.add(
+                KbArticle(
+                    title=title,
+                    body=body,
+                    tags=tags,
+                    category_id=category.id,
+                    status="published",
+                    author_id=author.id,
+                    approved_by=author.id,
+                )
+            )
+            count += 1
+    return count

@@ -14,7 +14,7 @@ PHONE_SEPARATORS = (";", "；", ",", "，", "、")
 
 @dataclass(frozen=True)
 class Column:
-    key: str  # a Customer column, "owner", "phones", "contact_*", or "custom.<key>"
+    key: str  # a Customer column ("id" too), "owner", "phones", "contact_*", or "custom.<key>"
     label: str  # the header written on export; import accepts either label or the key
     label_en: str = ""  # the English header (an administrator's custom field has one label)
 
@@ -23,6 +23,7 @@ class Column:
 
 
 CUSTOMER_COLUMNS = [
+    Column("id", "客户编号", "Customer ID"),  # a re-import updates this customer
     Column("name", "客户名称", "Customer name"),
     Column("kind", "类型", "Kind"),
     Column("category", "客户分类", "Category"),

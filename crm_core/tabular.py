@@ -3,12 +3,18 @@
 "2/4" stays "2/4" (never a date), "007" keeps its zeros, an 18-digit ID never becomes a float:
 Excel cells are written as strings with the text format ``@``; numbers and dates a person typed
 into Excel are read back as the text they show.
+
+A CSV carries no cell types, and Excel opening one turns whatever looks like a number, a date or a
+time into one ("2/4" -> 4 Feb, "007" -> 7, 13800138000 -> 1.38E+10). Such CSV cells are written as
+the formula ``="2/4"``, which Excel shows as the text 2/4; the product's own import reads them back
+as the plain text.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
@@ -28,6 +34,32 @@ MAX_SHEET_TITLE = 31
 # A spreadsheet runs a CSV cell starting with one of these as a formula (=HYPERLINK(...), +1+1, @SUM...).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+# Cells Excel reads as a number, date, time, percentage, currency or boolean when it opens a CSV.
+EXCEL_CONVERTS = re.compile(
+    r"[-+(]?[\d\s/.,:%$¥€£()-]*\d[\d\s/.,:%$¥€£()-]*"  # 007, 2/4, 1-2, 12:30, 3.50, (5), 13800138000, 50%
+    r"|[-+]?\d*\.?\d+e[-+]?\d+"  # 1E5, 0503E000
+    rf"|\d{{1,4}}[\s/-]*{_MONTH}(?:[\s/,-]*\d{{1,4}})*|{_MONTH}[\s/,-]*\d{{1,4}}(?:[\s/,-]*\d{{1,4}})*"  # 4-Feb
+    r"|\d{1,4}年\d{1,2}月(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日"  # 2月4日
+    r"|true|false",
+    re.IGNORECASE,
+)
+EXCEL_TEXT_MAX = 255  # the longest text literal an Excel formula takes
+
+
+def excel_text(text: str) -> str:
+    """A CSV cell Excel opens as exactly ``text``: a number- or date-like cell as the formula ``="…"``."""
+    if len(text) <= EXCEL_TEXT_MAX and EXCEL_CONVERTS.fullmatch(text.strip()):
+        return '="' + text.replace('"', '""') + '"'
+    return neutralise_formula(text)
+
+
+def _excel_text_value(cell: str) -> str | None:
+    """The text inside a ``="…"`` cell (as ``excel_text`` writes it), or None for any other cell."""
+    if len(cell) < 3 or not cell.startswith('="') or not cell.endswith('"'):
+        return None
+    inner = cell[2:-1]
+    return inner.replace('""', '"') if '"' not in inner.replace('""', "") else None
 
 
 def neutralise_formula(text: str) -> str:
@@ -39,7 +71,10 @@ def neutralise_formula(text: str) -> str:
 
 
 def restore_text(cell: str) -> str:
-    """The inverse of ``neutralise_formula``, for files this product exported and a user re-imports."""
+    """The inverse of ``excel_text`` and ``neutralise_formula``, for files this product exported."""
+    wrapped = _excel_text_value(cell)
+    if wrapped is not None:
+        return wrapped
     if cell.startswith(QUOTE) and (cell[1:].startswith(FORMULA_START) or cell[1:].startswith(QUOTE)):
         return cell[1:]
     return cell
@@ -169,11 +204,13 @@ def write_text(header: list[str], rows: Iterable[Iterable[Any]], fmt: str) -> by
     """CSV (UTF-8 with BOM, so that Excel shows Chinese) or tab-separated TXT.
 
     Every cell is text: one a spreadsheet would run as a formula is neutralised, as the Excel export
-    is safe by writing string cells.
+    is safe by writing string cells. In a CSV, a cell Excel would turn into a number or a date is
+    written ``="…"`` so that Excel shows the text (TXT is left plain for other programs).
     """
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter="\t" if fmt == "txt" else ",", lineterminator="\r\n")
+    cell = excel_text if fmt == "csv" else neutralise_formula
     writer.writerow([neutralise_formula(cell_text(title)) for title in header])
     for row in rows:
-        writer.writerow([neutralise_formula(cell_text(value)) for value in row])
+        writer.writerow([cell(cell_text(value)) for value in row])
     return ("\ufeff" if fmt == "csv" else "").encode() + out.getvalue().encode("utf-8")

@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, create_engine, select, text
+from sqlalchemy import Connection, MetaData, Table, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -85,24 +86,28 @@ def db(crm_sqlite_session: Session) -> Session:
     return crm_sqlite_session
 
 
-# Rows the migrations seed; everything else is emptied between PostgreSQL tests.
-SEEDED_TABLES = frozenset(
-    {
-        "alembic_version",
-        "roles",
-        "permissions",
-        "workflows",
-        "workflow_steps",
-        "ticket_types",
-        "opportunity_stages",
-    }
-)
+# Never emptied between tests: the migrations' own bookkeeping.
+KEPT_TABLES = frozenset({"alembic_version"})
 
 
 @dataclass(frozen=True)
 class PgDatabase:
     url: str
     emptied: tuple[str, ...]  # tables to empty between tests, children first
+    seeded: tuple[tuple[Table, tuple[dict[str, Any], ...]], ...]  # the migrations' rows, parents first
+
+
+def seeded_rows(conn: Connection, tables: list[Table]) -> tuple[tuple[Table, tuple[dict[str, Any], ...]], ...]:
+    """The rows each table holds right after migrating (roles, permissions, workflows, pause reasons,
+    dictionaries, wrap-up codes ...), read from the database itself so a new seeding migration needs no list."""
+    found = []
+    for table in tables:
+        if table.name in KEPT_TABLES:
+            continue
+        rows = tuple(dict(row) for row in conn.execute(select(table)).mappings())
+        if rows:
+            found.append((table, rows))
+    return tuple(found)
 
 
 @pytest.fixture(scope="session")
@@ -112,20 +117,26 @@ def crm_pg_database() -> Iterator[PgDatabase]:
         engine = make_engine(url)
         reflected = MetaData()
         reflected.reflect(engine)
+        with engine.connect() as conn:
+            seeded = seeded_rows(conn, reflected.sorted_tables)
         engine.dispose()
-        order = tuple(t.name for t in reversed(reflected.sorted_tables) if t.name not in SEEDED_TABLES)
-        yield PgDatabase(url, order)
+        order = tuple(t.name for t in reversed(reflected.sorted_tables) if t.name not in KEPT_TABLES)
+        yield PgDatabase(url, order, seeded)
 
 
 @pytest.fixture
 def crm_pg_session(crm_pg_database: PgDatabase) -> Iterator[Session]:
+    """A session on the run's PostgreSQL database; afterwards every table is back to what the migrations left
+    (a test's rows deleted, the seeded rows it changed or removed put back)."""
     engine = make_engine(crm_pg_database.url)
     with make_sessionmaker(engine)() as session:
         yield session
         session.rollback()
-    with engine.begin() as conn:  # DELETE, not TRUNCATE CASCADE, which would empty the seeded steps too
+    with engine.begin() as conn:  # DELETE, not TRUNCATE CASCADE: one statement per table, children first
         for name in crm_pg_database.emptied:
             conn.execute(text(f'DELETE FROM "{name}"'))
+        for table, rows in crm_pg_database.seeded:
+            conn.execute(table.insert(), list(rows))
     engine.dispose()
 
 

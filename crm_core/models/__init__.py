@@ -27,7 +27,10 @@ from crm_core.models.outbound import (
     DncNumber,
     Lead,
 )
+from crm_core.models.purchasing import ProductPrice, StockThreshold, SupplierDocument, SupplierDocumentLine
+from crm_core.models.quotes import Contract, Quote, QuoteLine
 from crm_core.models.sales import Opportunity, OpportunityStage
+from crm_core.models.targets import SalesTarget
 from crm_core.models.ticket import Attachment, Ticket, TicketEvent, TicketType
 from crm_core.models.workflow import Workflow, WorkflowStep
 
@@ -43,6 +46,7 @@ __all__ = [
     "Callback",
     "Campaign",
     "Contact",
+    "Contract",
     "CustomFieldDef",
     "Customer",
     "DataScope",
@@ -65,10 +69,17 @@ __all__ = [
     "Phone",
     "Product",
     "ProductCategory",
+    "ProductPrice",
+    "Quote",
+    "QuoteLine",
     "Role",
+    "SalesTarget",
     "Seat",
     "StockMovement",
+    "StockThreshold",
     "Supplier",
+    "SupplierDocument",
+    "SupplierDocumentLine",
     "Ticket",
     "TicketEvent",
     "TicketType",

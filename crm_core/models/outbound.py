@@ -121,6 +121,8 @@ class Callback(IdMixin, Base):
     phone_key: Mapped[str] = mapped_column(String(32), default="")
     due_at: Mapped[datetime] = mapped_column(DateTime)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # the owner's department, or (a queue's callback) its scheduler's: data scope (crm_core.permissions)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"), index=True)
     queue: Mapped[str] = mapped_column(String(64), default="")
     note: Mapped[str] = mapped_column(String(500), default="")
     source: Mapped[str] = mapped_column(String(10), default="agent")  # agent | ivr
@@ -152,8 +154,10 @@ class CallDisposition(IdMixin, Base):
     """The agent's wrap-up of one call: the code, a note and the script's answers."""
 
     __tablename__ = "outbound_call_dispositions"
-    __table_args__ = (Index("ix_outbound_call_dispositions_call", "call_id"),
-                      Index("ix_outbound_call_dispositions_campaign", "campaign_id", "created_at"))
+    __table_args__ = (
+        Index("ix_outbound_call_dispositions_call", "call_id"),
+        Index("ix_outbound_call_dispositions_campaign", "campaign_id", "created_at"),
+    )
 
     call_id: Mapped[str] = mapped_column(String(64))
     code: Mapped[str] = mapped_column(String(30))

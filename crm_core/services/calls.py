@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_core import audit
-from crm_core.errors import InvalidInput
-from crm_core.lookup import calls_for
+from crm_core.errors import CrmError, InvalidInput
+from crm_core.lookup import calls_for, lookup
 from crm_core.models import CallLink, Customer, Order, Ticket, User
-from crm_core.permissions import check, ensure_call, ensure_visible
+from crm_core.permissions import check, ensure_call, ensure_visible, visible_customer_ids
 
 
 def link_call(
@@ -58,6 +58,33 @@ def link_call(
         {"customer_id": customer_id, "ticket_id": ticket_id, "order_id": order_id},
     )
     return link
+
+
+def link_dialled(
+    session: Session,
+    user: User,
+    call_id: str,
+    number: str,
+    *,
+    region: str = "CN",
+    area_code: str = "",
+    pbx: str = "",
+) -> CallLink | None:
+    """A click-to-dial call to a customer's number is linked to that customer, as a pop links the caller.
+
+    Only when the number belongs to exactly one customer and the user may see him; a number shared by
+    several customers (or by none) stays unlinked for the agent to choose. The dial itself never fails
+    because of the link: a rule that refuses it leaves the call unlinked.
+    """
+    found = lookup(session, number, region, area_code=area_code)
+    if found.customer is None or visible_customer_ids(session, user, [found.customer["id"]]) == set():
+        return None
+    contact_id = found.contact["id"] if found.contact else None
+    try:
+        with session.begin_nested():
+            return link_call(session, call_id, found.customer["id"], user=user, contact_id=contact_id, pbx=pbx)
+    except CrmError:
+        return None
 
 
 def _check_link(

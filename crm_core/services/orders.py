@@ -22,11 +22,12 @@ from crm_core.models import (
     StockMovement,
     User,
     Workflow,
+    WorkflowStep,
     utcnow,
 )
 from crm_core.permissions import check, ensure_visible
 from crm_core.services import records, resources
-from crm_core.services.workflow import ensure_handler, steps_of
+from crm_core.services.workflow import ensure_handler, place_of, steps_of
 
 DRAFT, IN_APPROVAL, COMPLETED, VOID, RETURNED = "draft", "in_approval", "completed", "void", "returned"
 # Steps whose effect is real (goods left, money came) cannot be undone by sending back.
@@ -36,6 +37,12 @@ IRREVERSIBLE = ("shipping", "payment", "receipt")
 def _order(session: Session, user: User, order_id: int, action: str = "update") -> Order:
     row: Order = records.get_row(session, user, resources.ORDERS, order_id, action)
     return row
+
+
+def _current(steps: list[WorkflowStep], order: Order) -> int:
+    return place_of(
+        steps, order.step_position, "订单所在步骤已不在流程中 the order's step is no longer in its workflow"
+    )
 
 
 def _event(
@@ -152,9 +159,9 @@ def submit(session: Session, user: User, order_id: int, now: datetime | None = N
     order = _order(session, user, order_id)
     if order.status != DRAFT:
         raise Conflict("只有草稿订单可以提交 only a draft can be submitted")
-    steps_of(session, order.workflow_id)
-    _event(session, order, user, "submit", to_step=0, now=now)
-    order.status, order.step_position = IN_APPROVAL, 0
+    first = steps_of(session, order.workflow_id)[0]
+    _event(session, order, user, "submit", to_step=first.position, now=now)
+    order.status, order.step_position = IN_APPROVAL, first.position
     notify.order_step(session, order, "submit")  # service messages (templates with trigger order.submit)
     return order
 
@@ -199,24 +206,25 @@ def approve(
     if order.status != IN_APPROVAL:
         raise Conflict("订单不在审批中 the order is not in approval")
     steps = steps_of(session, order.workflow_id)
-    step = steps[order.step_position]
+    here = _current(steps, order)
+    step = steps[here]
     ensure_handler(user, step, "order")
     _apply_step(session, user, order, step.action, fields, now)
     notify.order_step(session, order, step.action)  # e.g. "shipped, tracking number ..." on order.shipping
-    last = order.step_position + 1 >= len(steps)
+    nxt = steps[here + 1] if here + 1 < len(steps) else None
     _event(
         session,
         order,
         user,
         step.action or "approve",
         str(fields.get("note", "")),
-        None if last else order.step_position + 1,
+        nxt.position if nxt else None,
         now,
     )
-    if last:
+    if nxt is None:
         order.status = COMPLETED
     else:
-        order.step_position += 1
+        order.step_position = nxt.position
     return order
 
 
@@ -227,15 +235,17 @@ def send_back(session: Session, user: User, order_id: int, note: str, now: datet
     if order.status != IN_APPROVAL:
         raise Conflict("订单不在审批中 the order is not in approval")
     steps = steps_of(session, order.workflow_id)
-    ensure_handler(user, steps[order.step_position], "order")
-    if order.step_position == 0:
+    here = _current(steps, order)
+    ensure_handler(user, steps[here], "order")
+    if here == 0:
         _event(session, order, user, "return", note, None, now)
         order.status = DRAFT
         return order
-    if steps[order.step_position - 1].action in IRREVERSIBLE:
+    back = steps[here - 1]
+    if back.action in IRREVERSIBLE:
         raise Conflict("已发货或已收款的步骤不能退回，请走退换货 a done shipping/payment step cannot be undone")
-    _event(session, order, user, "return", note, order.step_position - 1, now)
-    order.step_position -= 1
+    _event(session, order, user, "return", note, back.position, now)
+    order.step_position = back.position
     return order
 
 

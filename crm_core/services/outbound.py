@@ -29,7 +29,9 @@ from crm_core.models import (
     DncNumber,
     Lead,
     Phone,
+    User,
 )
+from crm_core.permissions import scope_clause
 from crm_core.phone import PhoneError, normalize
 
 MODES = ("preview", "progressive", "predictive")
@@ -152,8 +154,18 @@ def update_campaign(session: Session, campaign_id: int, data: Mapping[str, Any])
     campaign = get_campaign(session, campaign_id)
     merged = {**campaign_dict(campaign), **data}
     _check_campaign(merged)
-    for key in ("name", "mode", "caller_id", "queue", "agents", "abandon_cap_pct", "max_ratio", "amd",
-                "script_id", "disposition_required"):
+    for key in (
+        "name",
+        "mode",
+        "caller_id",
+        "queue",
+        "agents",
+        "abandon_cap_pct",
+        "max_ratio",
+        "amd",
+        "script_id",
+        "disposition_required",
+    ):
         if key in data:
             setattr(campaign, key, data[key])
     if "schedule" in data:
@@ -184,8 +196,22 @@ def set_status(session: Session, campaign_id: int, status: str) -> Campaign:
 
 
 def campaign_dict(campaign: Campaign) -> dict[str, Any]:
-    keys = ("id", "name", "status", "mode", "caller_id", "queue", "agents", "schedule", "retry", "abandon_cap_pct",
-            "max_ratio", "amd", "script_id", "disposition_required")
+    keys = (
+        "id",
+        "name",
+        "status",
+        "mode",
+        "caller_id",
+        "queue",
+        "agents",
+        "schedule",
+        "retry",
+        "abandon_cap_pct",
+        "max_ratio",
+        "amd",
+        "script_id",
+        "disposition_required",
+    )
     return {key: getattr(campaign, key) for key in keys}
 
 
@@ -251,9 +277,7 @@ def add_leads(session: Session, campaign_id: int, rows: Iterable[Mapping[str, An
     return added
 
 
-def leads_from_customers(
-    session: Session, campaign_id: int, customer_ids: Iterable[int], region: str = "CN"
-) -> int:
+def leads_from_customers(session: Session, campaign_id: int, customer_ids: Iterable[int], region: str = "CN") -> int:
     """One lead per customer (its first indexed number), the customer's fields for the script."""
     ids = list(customer_ids)
     customers = session.scalars(select(Customer).where(Customer.id.in_(ids))).all() if ids else []
@@ -292,12 +316,15 @@ def due_leads(session: Session, campaign_id: int, now: datetime, limit: int) -> 
 
 
 def count_due(session: Session, campaign_id: int, now: datetime) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(Lead)
-        .where(Lead.campaign_id == campaign_id, Lead.state.in_(OPEN_STATES))
-        .where(or_(Lead.next_at.is_(None), Lead.next_at <= now))
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Lead)
+            .where(Lead.campaign_id == campaign_id, Lead.state.in_(OPEN_STATES))
+            .where(or_(Lead.next_at.is_(None), Lead.next_at <= now))
+        )
+        or 0
+    )
 
 
 def skip_if_dnc(session: Session, lead: Lead, region: str = "CN") -> bool:
@@ -417,8 +444,9 @@ def skip_preview(session: Session, lead_id: int, agent: str) -> None:
 # --- dispositions and scripts ---------------------------------------------------------------------------
 def codes_for(session: Session, queue: str = "", campaign_id: int | None = None) -> list[DispositionCode]:
     """The codes an agent chooses from: the campaign's, else the queue's, else the global ones."""
-    base = select(DispositionCode).where(DispositionCode.is_active).order_by(DispositionCode.position,
-                                                                               DispositionCode.id)
+    base = (
+        select(DispositionCode).where(DispositionCode.is_active).order_by(DispositionCode.position, DispositionCode.id)
+    )
     if campaign_id is not None:
         found = list(session.scalars(base.where(DispositionCode.campaign_id == campaign_id)))
         if found:
@@ -544,28 +572,62 @@ def schedule_callback(
     call_id: str = "",
     created_by: int | None = None,
     region: str = "CN",
+    department_id: int | None = None,
 ) -> Callback:
+    """``department_id``: the callback's department for data scope (the owner's or the scheduler's)."""
     if owner_id is None and not queue:
         raise InvalidInput("回拨要给自己或者一个队列 / A callback is for yourself or for a queue", "queue")
     key = phone_key(phone, region)
     if customer_id is None and key:
         customer_id = session.scalar(select(Phone.customer_id).where(Phone.key == key).limit(1))
     row = Callback(
-        customer_id=customer_id, phone=phone[:50], phone_key=key, due_at=due_at, owner_id=owner_id, queue=queue,
-        note=note[:500], source=source, call_id=call_id, created_by=created_by,
+        customer_id=customer_id,
+        phone=phone[:50],
+        phone_key=key,
+        due_at=due_at,
+        owner_id=owner_id,
+        queue=queue,
+        note=note[:500],
+        source=source,
+        call_id=call_id,
+        created_by=created_by,
+        department_id=department_id,
     )
     session.add(row)
     session.flush()
     return row
 
 
-def due_callbacks(
-    session: Session, user_id: int, queues: Iterable[str], now: datetime, ahead: timedelta = timedelta(0)
-) -> list[Callback]:
-    """Scheduled callbacks due by ``now + ahead`` for the agent or one of his queues, oldest first."""
+def callbacks_in_scope(session: Session, user: User) -> ColumnElement[bool]:
+    """The callbacks a campaign manager oversees: those of his data scope (``crm_core.permissions``), and
+    queue callbacks of no department (an IVR caller's request), which are the whole center's."""
+    nobodys = Callback.owner_id.is_(None) & Callback.department_id.is_(None)
+    return or_(scope_clause(session, user, Callback), nobodys)
+
+
+def agent_callbacks(user_id: int, department_id: int | None, queues: Iterable[str]) -> ColumnElement[bool]:
+    """The callbacks an agent may see and dial: his own, and the open queue callbacks of his queues that
+    belong to his department or to none (an IVR caller's request is the whole center's)."""
     mine = Callback.owner_id == user_id
     queue_list = [q for q in queues if q]
-    scope = or_(mine, (Callback.owner_id.is_(None)) & Callback.queue.in_(queue_list)) if queue_list else mine
+    if not queue_list:
+        return mine
+    department: ColumnElement[bool] = Callback.department_id.is_(None)
+    if department_id is not None:
+        department = or_(department, Callback.department_id == department_id)
+    return or_(mine, Callback.owner_id.is_(None) & Callback.queue.in_(queue_list) & department)
+
+
+def due_callbacks(
+    session: Session,
+    user_id: int,
+    queues: Iterable[str],
+    now: datetime,
+    ahead: timedelta = timedelta(0),
+    department_id: int | None = None,
+) -> list[Callback]:
+    """Scheduled callbacks due by ``now + ahead`` for the agent or one of his queues, oldest first."""
+    scope = agent_callbacks(user_id, department_id, queues)
     query = (
         select(Callback)
         .where(Callback.status == "scheduled", Callback.due_at <= now + ahead, scope)
@@ -589,16 +651,28 @@ def complete_callback(session: Session, callback_id: int, call_id: str, now: dat
 def mark_missed(session: Session, now: datetime, grace: timedelta) -> int:
     """Callbacks still scheduled ``grace`` after their time are missed (reported, still diallable)."""
     result = session.execute(
-        update(Callback)
-        .where(Callback.status == "scheduled", Callback.due_at < now - grace)
-        .values(status="missed")
+        update(Callback).where(Callback.status == "scheduled", Callback.due_at < now - grace).values(status="missed")
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 def callback_dict(row: Callback) -> dict[str, Any]:
-    keys = ("id", "customer_id", "phone", "due_at", "owner_id", "queue", "note", "source", "call_id", "status",
-            "done_call_id", "done_at", "created_at")
+    keys = (
+        "id",
+        "customer_id",
+        "phone",
+        "due_at",
+        "owner_id",
+        "department_id",
+        "queue",
+        "note",
+        "source",
+        "call_id",
+        "status",
+        "done_call_id",
+        "done_at",
+        "created_at",
+    )
     out = {key: getattr(row, key) for key in keys}
     for key in ("due_at", "done_at", "created_at"):
         if out[key] is not None:

@@ -1,17 +1,51 @@
-"""Opportunities: stage moves (won needs nothing more, lost needs a reason) and the sales funnel."""
+"""Opportunities: stage moves (won needs nothing more, lost needs a reason), the sales funnel and the
+board, both filtered by department (and below), person, period (created, business days) and stage."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from crm_core import audit
 from crm_core.errors import InvalidInput, NotFound
-from crm_core.models import Opportunity, OpportunityStage, User
+from crm_core.models import Customer, Department, Opportunity, OpportunityStage, User
 from crm_core.permissions import check, ensure_visible, scope_clause
+
+BOARD_CARDS = 100  # cards per stage column; the column's count and amount cover them all
+
+
+@dataclass(frozen=True)
+class OpportunityFilter:
+    """Which opportunities: ``start``/``end`` are naive UTC bounds of the creation time, ``[start, end)``."""
+
+    department_id: int | None = None
+    owner_id: int | None = None
+    stage_id: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def clauses(self, session: Session) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.department_id is not None:
+            department = session.get(Department, self.department_id)
+            if department is None:
+                raise InvalidInput("部门不存在 unknown department", "department_id")
+            below = select(Department.id).where(Department.path.startswith(department.path))
+            out.append(Opportunity.department_id.in_(below))
+        if self.owner_id is not None:
+            out.append(Opportunity.owner_id == self.owner_id)
+        if self.stage_id is not None:
+            out.append(Opportunity.stage_id == self.stage_id)
+        if self.start is not None:
+            out.append(Opportunity.created_at >= self.start)
+        if self.end is not None:
+            out.append(Opportunity.created_at < self.end)
+        return out
 
 
 @dataclass(frozen=True)
@@ -42,7 +76,7 @@ def move_stage(session: Session, user: User, opportunity_id: int, stage_id: int,
     return opportunity
 
 
-def funnel(session: Session, user: User) -> list[FunnelStage]:
+def funnel(session: Session, user: User, only: OpportunityFilter | None = None) -> list[FunnelStage]:
     """Per stage, in order: how many opportunities the user may see, their amount and weighted amount."""
     check(user, "opportunity", "read")
     totals = (
@@ -51,7 +85,7 @@ def funnel(session: Session, user: User) -> list[FunnelStage]:
             func.count(Opportunity.id).label("n"),
             func.coalesce(func.sum(Opportunity.amount), 0).label("amount"),
         )
-        .where(scope_clause(session, user, Opportunity))
+        .where(scope_clause(session, user, Opportunity), *(only or OpportunityFilter()).clauses(session))
         .group_by(Opportunity.stage_id)
         .subquery()
     )
@@ -75,3 +109,50 @@ def funnel(session: Session, user: User) -> list[FunnelStage]:
             )
         )
     return result
+
+
+def board(session: Session, user: User, only: OpportunityFilter | None = None) -> list[dict[str, Any]]:
+    """The funnel's stages as columns, each with its opportunities (newest first, up to ``BOARD_CARDS``)."""
+    stages = funnel(session, user, only)
+    where = [scope_clause(session, user, Opportunity), *(only or OpportunityFilter()).clauses(session)]
+    columns = []
+    for stage in stages:
+        rows = session.execute(
+            select(Opportunity, Customer.name, User.display_name, User.username)
+            .join(Customer, Customer.id == Opportunity.customer_id)
+            .outerjoin(User, User.id == Opportunity.owner_id)
+            .where(Opportunity.stage_id == stage.stage_id, *where)
+            .order_by(Opportunity.created_at.desc(), Opportunity.id.desc())
+            .limit(BOARD_CARDS)
+        )
+        cards = [
+            {
+                "id": opp.id,
+                "title": opp.title,
+                "customer_id": opp.customer_id,
+                "customer_name": customer_name,
+                "owner_id": opp.owner_id,
+                "owner_name": display_name or username or "",
+                "amount": str(opp.amount),
+                "expected_close_on": opp.expected_close_on.isoformat()
+                if isinstance(opp.expected_close_on, date)
+                else None,
+                "created_at": opp.created_at.isoformat(),
+            }
+            for opp, customer_name, display_name, username in rows
+        ]
+        columns.append({**funnel_row(stage), "cards": cards})
+    return columns
+
+
+def funnel_row(stage: FunnelStage) -> dict[str, Any]:
+    """A funnel stage as JSON (money as text, exact)."""
+    return {
+        "stage_id": stage.stage_id,
+        "name": stage.name,
+        "probability": stage.probability,
+        "outcome": stage.outcome,
+        "count": stage.count,
+        "amount": str(stage.amount),
+        "weighted": str(stage.weighted),
+    }

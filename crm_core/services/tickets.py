@@ -17,7 +17,7 @@ from crm_core.models import Attachment, Customer, Ticket, TicketEvent, TicketTyp
 from crm_core.permissions import check, ensure_visible
 from crm_core.schemas import plain_text
 from crm_core.services import records, resources
-from crm_core.services.workflow import ensure_handler, steps_of
+from crm_core.services.workflow import ensure_handler, place_of, steps_of
 
 OPEN, IN_PROGRESS, RETURNED, RESOLVED, CLOSED = "open", "in_progress", "returned", "resolved", "closed"
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -29,14 +29,9 @@ def _ticket(session: Session, user: User, ticket_id: int, action: str = "update"
 
 
 def _current(steps: list[WorkflowStep], ticket: Ticket) -> int:
-    """Where in ``steps`` the ticket stands: ``step_position`` holds a step's number, never a list index.
-
-    Administrators number steps as they like (0, 1, 2 or 1, 2, 3 or 10, 20, 30); only their order counts.
-    """
-    for index, step in enumerate(steps):
-        if step.position == ticket.step_position:
-            return index
-    raise Conflict("工单所在步骤已不在流程中 the ticket's step is no longer in its workflow")
+    return place_of(
+        steps, ticket.step_position, "工单所在步骤已不在流程中 the ticket's step is no longer in its workflow"
+    )
 
 
 def _event(

@@ -15,6 +15,16 @@ def steps_of(session: Session, workflow_id: int | None) -> list[WorkflowStep]:
     return list(workflow.steps)
 
 
+def place_of(steps: list[WorkflowStep], number: int, gone: str) -> int:
+    """Where in ``steps`` the step numbered ``number`` is: a record's ``step_position`` holds a step's
+    number, never a list index. Administrators number steps as they like (0, 1, 2 or 1, 2, 3 or 10, 20,
+    30); only their order counts. ``gone`` is the conflict's message when no step has that number."""
+    for index, step in enumerate(steps):
+        if step.position == number:
+            return index
+    raise Conflict(gone)
+
+
 def can_handle(user: User, step: WorkflowStep, resource: str, assignee_id: int | None = None) -> bool:
     """The step's user, a holder of the step's role, the record's assignee, or an approver may act."""
     if step.assignee_user_id is not None and step.assignee_user_id == user.id:
