@@ -21,8 +21,9 @@ import typer
 import agent_desk
 from config import Settings
 
-# The areas below the web tier, in the order of the layering (docs/architecture.md, section 1).
-AREAS = ("crm_core", "cti", "ivr", "recordings", "stats")
+# The areas below the web tier, in the order of the layering (docs/architecture.md, section 1); `config` is
+# the lowest, read by all.
+AREAS = ("config", "crm_core", "cti", "ivr", "recordings", "stats")
 
 app = typer.Typer(
     help="Call-center CTI + CRM platform beside an Asterisk PBX. Settings come from CC_* variables or .env.",

@@ -115,7 +115,8 @@ def agent_channel(snapshot: Any, extension: str) -> str | None:
 
 def messages_for(session: Session, user: Any, now: datetime) -> dict[str, Any]:
     """The message box: open tickets assigned to the agent, order steps waiting for the agent (the
-    current step names the agent or one of its roles), and the announcements shown now."""
+    current step names the agent or one of its roles), the announcements shown now, and for those who
+    keep the stock (stock.read) ``stock_alerts``: the products at or under their alert level."""
     from crm_core.models import Announcement, Order, Ticket, Workflow, WorkflowStep
 
     tickets = session.scalars(
@@ -147,13 +148,20 @@ def messages_for(session: Session, user: Any, now: datetime) -> dict[str, Any]:
         .order_by(Announcement.id.desc())
         .limit(20)
     ).all()
-    return {
+    box = {
         "tickets": [_row(t, ("id", "title", "status", "priority", "due_at", "customer_id")) for t in tickets],
         "order_steps": [
             {**_row(o, ("id", "number", "status", "customer_id")), "step": step} for o, step in waiting
         ],
         "announcements": [_row(a, ("id", "title", "body", "starts_at", "ends_at")) for a in notices],
     }
+    if user.has_permission("stock", "read"):  # those who keep the stock: products at or under their alert level
+        from dataclasses import asdict
+
+        from crm_core.services.purchasing import stock_alerts
+
+        box["stock_alerts"] = [asdict(a) for a in stock_alerts(session, user)[:50]]
+    return box
 
 
 def _row(obj: Any, keys: tuple[str, ...]) -> dict[str, Any]:

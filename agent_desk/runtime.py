@@ -22,14 +22,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agent_desk.desk_agents import DESK_AGENT_EVENTS, DeskAgents
+from agent_desk.duties import Duties, run_while_held
 from agent_desk.event_path import journal_history
 from config import Settings
 from crm_core.db import make_engine, make_sessionmaker, migrate
 from crm_core.messaging.outbox import make_outbox
 from cti.bridge import AMIBridge
-from cti.bus import make_durable_bus
+from cti.bus import make_bridge_lock, make_durable_bus
 from cti.bus.base import EventBus
-from cti.screen_pop import ScreenPopService, crm_lookup, crm_scope
+from cti.bus.relay import RelayedCommands, make_command_relay
+from cti.screen_pop import crm_screen_pop
 from cti.tracker import CallTracker, TrackerConfig
 from recordings.indexer import RecordingIndexService
 from recordings.retention import run_retention_forever
@@ -58,15 +61,26 @@ class Runtime:
         self.engine = make_engine(settings.effective_database_url)
         self.sessionmaker: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.bus: EventBus = make_durable_bus(settings)  # the event journal first (agent_desk.event_path)
-        # After-call work is the desk's pause with a reason (wrapup_s); the tracker's own wrap-up state
-        # follows the queue member's Wrapuptime that Asterisk reports.
+        # After-call work is a pause with a reason, timed on the server (desk_agents, wrapup_s); the tracker's
+        # own wrap-up state follows the queue member's Wrapuptime that Asterisk reports.
         tracker_config = replace(TrackerConfig.from_settings(settings), wrapup_s=0.0)
         self.bridge = AMIBridge(settings, self.bus, lambda: CallTracker(pbx=settings.pbx, config=tracker_config))
-        self.commands = self.bridge.commands
-        self.screen_pop = ScreenPopService(
-            crm_lookup(self.sessionmaker, settings.default_region),
+        # Several nodes on one Redis: the lock elects the one active bridge per PBX, and only that node pops
+        # (an agent connected to any node gets each pop once) and runs the center's duties (agent_desk.duties).
+        self.bridge_lock = make_bridge_lock(settings)
+        # the call commands: this node's own bridge, or relayed to the node holding it (cti.bus.relay)
+        self.command_relay = make_command_relay(settings)
+        self.commands: Any = self.bridge.commands
+        if self.command_relay is not None:
+            self.commands = RelayedCommands(self.bridge.commands, self.command_relay, lambda: self.bridge_lock.held)
+        self.duties = Duties()
+        self._elected: asyncio.Task[None] | None = None
+        # each agent's pop within his data scope, read with the caller's card (cti.screen_pop.CrmCards)
+        self.screen_pop = crm_screen_pop(
+            self.engine,
+            settings,
             self.bus.publish,
-            scope_fn=crm_scope(self.sessionmaker),  # each agent's pop within his data scope
+            active=(lambda: self.bridge_lock.held) if settings.redis_url else None,
         )
         self.hub = _make_hub(self.bus, settings)
         self.ivr = _make_ivr(settings, self.bus.publish, self.sessionmaker)
@@ -75,7 +89,14 @@ class Runtime:
         self.recordings = RecordingIndexService(self.sessionmaker, settings, self.bus.publish, demo_audio=demo)
         self.voicemail = _make_voicemail_index(settings)
         self.outbox = make_outbox(self.sessionmaker, settings)  # e-mail and SMS queued by the CRM (crm_core.messaging)
-        self.dialer = _make_dialer(settings, self.sessionmaker, lambda: self.commands)  # cti.dialer
+        # campaigns (cti.dialer); with several nodes a takeover follows the calls its predecessor left on the PBX
+        calls_on_pbx = self._calls_on_pbx if settings.redis_url else None
+        self.dialer = _make_dialer(settings, self.sessionmaker, lambda: self.commands, calls_on_pbx)
+        # wrap-up timed on the server and pauses chosen before queue login (agent_desk.desk_agents); every
+        # node keeps the deadlines from the bus, the node running the duties sends the commands
+        self.desk_agents = DeskAgents(
+            settings, lambda: self.commands, active=(lambda: self.duties.active) if settings.redis_url else None
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Any] = []
         self._pending: set[asyncio.Task[None]] = set()
@@ -94,32 +115,32 @@ class Runtime:
         if not getattr(self.history, "journal_fed", False):
             self._consume("stats-writer", self.history.handle, None)
         self._consume("live-board", self._board_apply, None)
-        self._consume("recording-index", self.recordings.handle, RECORDING_EVENTS)
+        self._consume("recording-index", self._while_on_duty(self.recordings.handle), RECORDING_EVENTS)
+        self._consume("desk-agents", self.desk_agents.handle, DESK_AGENT_EVENTS)
+        self._add_duties()
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._board_flush(), name="board-flush"))
-        self._tasks.append(loop.create_task(self.recordings.run_forever(RECORDING_SCAN_S), name="recording-scan"))
-        self._tasks.append(loop.create_task(self._pool_return_forever(), name="customer-pool-return"))
-        self._tasks.append(
-            loop.create_task(
-                run_retention_forever(self.sessionmaker, self.settings, self.settings.recordings_retention_interval_s),
-                name="recording-retention",
-            )
-        )
         outbox = self.outbox.run_forever(self.settings.messaging_poll_s)
-        self._tasks.append(loop.create_task(outbox, name="message-outbox"))
-        if self.settings.dialer_enabled:  # campaigns (cti.dialer.shell): agent and call events, then pacing
+        self._tasks.append(loop.create_task(outbox, name="message-outbox"))  # on every node: see _add_duties
+        if self.settings.dialer_enabled:  # agents' states and the preview calls dialled through this node
             from cti.dialer.shell import DIALER_EVENTS
 
             self._consume("dialer", self.dialer.handle, DIALER_EVENTS)
-            self._tasks.append(loop.create_task(self.dialer.run(self._stop), name="dialer"))
         if hasattr(self.bridge, "add_ami_listener"):
             self.bridge.add_ami_listener(self._on_ami)
             if self.settings.dialer_enabled:
                 self.bridge.add_ami_listener(self.dialer.on_ami)
+        if not self.settings.redis_url:  # one node: the duties run from the start
+            await self.duties.start()
         if hasattr(self.bus, "start"):  # the journal: its consumers replay what a last run left
             await self.bus.start()
         await self.ivr.start()
-        await self.bridge.start()
+        if self.settings.redis_url:  # stand by until this node holds the PBX's lock: then bridge and duties
+            self._elected = loop.create_task(
+                run_while_held(self.bridge_lock, [self.bridge, self.duties], label=f"PBX {self.settings.pbx}"),
+                name="bridge-elected",
+            )
+        else:
+            await self.bridge.start()
         if self.demo and self.simulator is not None:
             self._tasks.append(asyncio.get_running_loop().create_task(self._demo_traffic(), name="demo"))
         elif self.demo and self.settings.demo_pbx == "asterisk":
@@ -132,7 +153,16 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._demo_task, timeout=10.0)
             self._demo_task = None
+        if self._elected is not None:  # stops the duties and the bridge, and gives the lock back
+            self._elected.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._elected
+            self._elected = None
         await self.bridge.stop()
+        with contextlib.suppress(Exception):
+            await self.bridge_lock.close()
+        if self.command_relay is not None:
+            await self.command_relay.close()
         await self.ivr.stop()
         if hasattr(self.bus, "settle"):  # what is journaled reaches the bus and the history first
             await self.bus.settle(DRAIN_S)
@@ -142,6 +172,7 @@ class Runtime:
             await asyncio.sleep(0.05)
         for sub in self._subscriptions:
             sub.close()
+        await self.duties.stop()  # one node: they ran to the end (the dialer and wrap-up ended at _stop)
         for task in [*self._tasks, *self._pending]:
             task.cancel()
         for task in [*self._tasks, *self._pending]:
@@ -171,6 +202,46 @@ class Runtime:
     def tracker_snapshot(self) -> Any:
         return self.bridge.tracker.snapshot()
 
+    # --- the center's duties (agent_desk.duties) ---------------------------------------------------
+    def _add_duties(self) -> None:
+        """The work done once per center, on the node holding the bridge lock (every node without Redis).
+
+        The message outbox is not among them: each message is claimed by one sender in the database
+        (``crm_core.messaging.services.claim_due``), so every node may send, and a message sent from a
+        page goes out from the node that took the request.
+        """
+        s = self.settings
+        duties = self.duties
+        duties.add("wallboard-publish", self._board_flush)  # and _board_apply's queue.stats
+        duties.add("wrap-up", lambda: self.desk_agents.run(self._stop))
+        if s.resync_interval_s > 0:
+            duties.add("pbx-resync", self._resync_forever)
+        duties.add("recording-scan", lambda: self.recordings.run_forever(RECORDING_SCAN_S))
+        interval = s.recordings_retention_interval_s
+        duties.add("recording-retention", lambda: run_retention_forever(self.sessionmaker, s, interval))
+        duties.add("customer-pool-return", self._pool_return_forever)
+        relay = self.command_relay
+        if relay is not None:  # the desks' commands from the other nodes, run on this node's bridge
+            duties.add("command-relay", lambda: relay.serve(self.bridge.commands, lambda: self.bridge_lock.held))
+        if s.dialer_enabled:  # campaigns (cti.dialer.shell): pacing, dialing, callbacks gone missed
+            duties.add("dialer", lambda: self.dialer.run(self._stop))
+
+    def _while_on_duty(self, handler: Handler) -> Handler:
+        """A consumer whose work is the center's (every node reads the bus): done where the duties run."""
+
+        async def handle(event: dict[str, Any]) -> None:
+            if self.duties.active:
+                await handler(event)
+
+        return handle
+
+    def _calls_on_pbx(self) -> list[dict[str, Any]] | None:
+        """The calls the active bridge tracks (after its resync), or None while it is not live here."""
+        if not self.bridge.connected:
+            return None
+        calls = self.bridge.tracker.snapshot().get("calls")
+        return list(calls) if isinstance(calls, list) else []
+
     # --- consumers -------------------------------------------------------------------------------
     def _consume(self, name: str, handler: Handler, types: Iterable[str] | None) -> None:
         subscription = self.bus.subscribe(types)
@@ -186,17 +257,31 @@ class Runtime:
         self._tasks.append(asyncio.get_running_loop().create_task(run(), name=name))
 
     async def _board_apply(self, event: dict[str, Any]) -> None:
+        """Every node keeps its board from the bus (its wallboard page); the node on duty publishes."""
         for out in self.board.apply(event, time.time()):
-            await self.bus.publish(out)
+            if self.duties.active:
+                await self.bus.publish(out)
 
     async def _board_flush(self) -> None:
         while True:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(min(0.5, max(0.05, self.board.min_interval_s)))
             try:
                 for out in self.board.flush(time.time()):
                     await self.bus.publish(out)
             except Exception:
                 log.exception("live board flush failed")
+
+    async def _resync_forever(self) -> None:
+        """Calls the PBX no longer reports (a Hangup never seen) are ended: nobody stays "on call" for good."""
+        while True:
+            await asyncio.sleep(self.settings.resync_interval_s)
+            resync = getattr(self.bridge, "resync", None)
+            if resync is None:
+                return
+            try:
+                await resync()
+            except Exception:
+                log.exception("periodic PBX resync failed")
 
     async def _pool_return_forever(self) -> None:
         """Claimed customers with no follow-up for ``pool_return_days`` go back to the public pool."""
@@ -347,7 +432,12 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 def _make_hub(bus: EventBus, settings: Settings) -> Any:
     from agent_desk.ws import WebSocketHub
 
-    return WebSocketHub(bus, buffer_len=settings.ws_replay_buffer, max_socket_buffer=settings.ws_max_socket_buffer)
+    return WebSocketHub(
+        bus,
+        buffer_len=settings.ws_replay_buffer,
+        max_socket_buffer=settings.ws_max_socket_buffer,
+        batch_ms=settings.wallboard_batch_ms,
+    )
 
 
 def _make_ivr(settings: Settings, publish: Callable[[dict[str, Any]], Awaitable[Any]], factory: Any) -> Any:
@@ -360,7 +450,12 @@ def _make_ivr(settings: Settings, publish: Callable[[dict[str, Any]], Awaitable[
     return IVRServer(settings, publish, directory, calendar=calendar)
 
 
-def _make_dialer(settings: Settings, factory: sessionmaker[Session], commands: Callable[[], Any]) -> Any:
+def _make_dialer(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    commands: Callable[[], Any],
+    calls_on_pbx: Callable[[], list[dict[str, Any]] | None] | None = None,
+) -> Any:
     """The campaign dialer; a campaign that follows the business calendar dials on its working days."""
     from cti.dialer.shell import Dialer
     from ivr.calendar import CalendarFile
@@ -385,6 +480,7 @@ def _make_dialer(settings: Settings, factory: sessionmaker[Session], commands: C
         tick_s=settings.dialer_tick_s,
         working_day=working_day,
         callback_missed_after_s=settings.callback_missed_after_s,
+        calls_on_pbx=calls_on_pbx,
     )
 
 
@@ -405,7 +501,8 @@ def _make_live_board(settings: Settings) -> Any:
     from stats.live import LiveBoard
 
     kpi = KpiSettings(sl_threshold_s=settings.sl_threshold_s, short_abandon_s=settings.short_abandon_s)
-    return LiveBoard(kpi, settings.desk_queues, tz=settings.timezone)
+    rate = settings.wallboard_updates_per_s
+    return LiveBoard(kpi, settings.desk_queues, tz=settings.timezone, min_interval_s=1 / rate if rate > 0 else 0.0)
 
 
 def build_runtime(settings: Settings, *, demo: bool = False) -> Runtime:

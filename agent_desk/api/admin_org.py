@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from agent_desk.api.crm_crud import crm_router, crud_router
+from agent_desk.api.ws import announce_binding
 from agent_desk.deps import client_ip, current_user, get_session, require
 from crm_core import audit
 from crm_core.errors import InvalidInput, NotFound
@@ -161,8 +162,10 @@ def edit_user(
     data = body.model_dump(exclude_unset=True)
     if "roles" in data and not actor.has_permission("role", "update"):
         raise InvalidInput("无权分配角色 you may not assign roles", "roles")
+    previous = session.scalar(select(User.extension).where(User.id == user_id))
     user = svc.edit_user(session, actor, user_id, data, client_ip(request))
     session.commit()
+    announce_binding(request.app, user.id, previous, user.extension)
     return user_row(user)
 
 
@@ -173,7 +176,8 @@ def role_row(session: Session, role: Role) -> RoleOut:
         name=role.name,
         title=role.title,
         data_scope=role.data_scope,
-        permissions=sorted(f"{p.resource}.{p.action}" for p in role.permissions),
+        # the menu settings (agent_desk.api.admin_menus) are kept beside the permissions, not among them
+        permissions=sorted(f"{p.resource}.{p.action}" for p in role.permissions if p.resource != "menu_hidden"),
         users=holders or 0,
     )
 
@@ -230,8 +234,9 @@ def put_grants(
     pairs = svc.check_grants(body.permissions)
     if role.name == "admin" and ("*", "*") not in pairs:
         raise InvalidInput("管理员角色须保留全部权限 the administrator role keeps every permission", "permissions")
-    before = sorted(f"{p.resource}.{p.action}" for p in role.permissions)
-    role.permissions = [Permission(resource=r, action=a) for r, a in pairs]
+    menus = [p for p in role.permissions if p.resource == "menu_hidden"]  # not grants: kept as they are
+    before = sorted(f"{p.resource}.{p.action}" for p in role.permissions if p.resource != "menu_hidden")
+    role.permissions = menus + [Permission(resource=r, action=a) for r, a in pairs]
     after = sorted(f"{r}.{a}" for r, a in pairs)
     audit.record(session, actor, "permissions", "role", role.id, {"permissions": [before, after]}, client_ip(request))
     session.commit()

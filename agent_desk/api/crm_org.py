@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent_desk.api.auth import UserOut, user_out
 from agent_desk.api.crm_crud import crm_router, crud_router
+from agent_desk.api.ws import announce_binding
 from agent_desk.deps import client_ip, current_user, get_session, require
 from agent_desk.ws import hub_for
 from crm_core import audit
@@ -142,10 +143,15 @@ async def put_password(
 
 @users.post("/me/seat", response_model=UserOut, summary="Log in at a seat: take its extension")
 def login_at_seat(
-    body: SeatLogin, actor: User = Depends(current_user), session: Session = Depends(get_session)
+    body: SeatLogin,
+    request: Request,
+    actor: User = Depends(current_user),
+    session: Session = Depends(get_session),
 ) -> UserOut:
+    previous = actor.extension
     sit_at(session, actor, body.seat)
     session.commit()
+    announce_binding(request.app, actor.id, previous, actor.extension)
     return user_out(actor)
 
 

@@ -1,18 +1,21 @@
-"""Opportunity, funnel, knowledge base and announcement routes."""
+"""Opportunity, funnel, board, knowledge base and announcement routes."""
 
-from dataclasses import asdict
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from agent_desk.api.crm_crud import crm_router, crud_router
 from agent_desk.deps import current_user, get_session
+from crm_core.errors import InvalidInput
 from crm_core.models import Announcement, KbArticle, Opportunity, User
 from crm_core.schemas import PlainText, output_schema
 from crm_core.services import content, records, sales
 from crm_core.services import resources as res
+from crm_core.services.sales_targets import day_bounds
 
 OpportunityOut = output_schema(Opportunity)
 ArticleOut = output_schema(KbArticle)
@@ -26,12 +29,52 @@ class StageIn(BaseModel):
     lost_reason: PlainText = Field("", max_length=300)
 
 
-@opportunities.get("/funnel", summary="Sales funnel: count, amount and weighted amount per stage")
-def funnel(user: User = Depends(current_user), session: Session = Depends(get_session)) -> list[dict[str, Any]]:
-    return [
-        {k: str(v) if k in ("amount", "weighted") else v for k, v in asdict(stage).items()}
-        for stage in sales.funnel(session, user)
-    ]
+def business_zone(request: Request) -> ZoneInfo:
+    return ZoneInfo(request.app.state.settings.timezone)
+
+
+def period(start: date | None, end: date | None) -> tuple[date, date] | None:
+    """A range of business days from the query (both or neither); the end may not come before the start."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise InvalidInput(
+            "请同时填写开始和结束日期 give both the first and the last day", "start" if start is None else "end"
+        )
+    if end < start:
+        raise InvalidInput("结束日期不能早于开始日期 the period ends before it starts", "end")
+    return start, end
+
+
+def opportunity_filter(
+    request: Request,
+    department_id: int | None = Query(None, ge=1),
+    owner_id: int | None = Query(None, ge=1),
+    stage_id: int | None = Query(None, ge=1),
+    start: date | None = Query(None, description="First day (business time zone) the opportunity was created"),
+    end: date | None = Query(None, description="Last day, included"),
+) -> sales.OpportunityFilter:
+    days = period(start, end)
+    lo, hi = day_bounds(*days, business_zone(request)) if days else (None, None)
+    return sales.OpportunityFilter(department_id, owner_id, stage_id, lo, hi)
+
+
+@opportunities.get("/funnel", summary="Sales funnel: count, amount and weighted amount per stage (filtered)")
+def funnel(
+    only: sales.OpportunityFilter = Depends(opportunity_filter),
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> list[dict[str, Any]]:
+    return [sales.funnel_row(stage) for stage in sales.funnel(session, user, only)]
+
+
+@opportunities.get("/board", summary="Opportunities board: the funnel's stages with their opportunities")
+def board(
+    only: sales.OpportunityFilter = Depends(opportunity_filter),
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> list[dict[str, Any]]:
+    return sales.board(session, user, only)
 
 
 @opportunities.post("/{opportunity_id}/stage", response_model=OpportunityOut, summary="Move to a stage")

@@ -9,6 +9,7 @@ as ``agent.state`` events on the websocket.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,16 +18,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from agent_desk.api.ws import is_supervisor
+from agent_desk.api.ws import announce_binding, is_supervisor
 from agent_desk.deps import app_sessionmaker, csrf_protect, current_user, get_session
 from agent_desk.desk_calls import CallParties, NotYourCall, agent_channel, messages_for, parties_of
 from crm_core.errors import CrmError
 from crm_core.models import Product, Seat, TicketType, User
 from crm_core.permissions import ensure_agent
 from crm_core.schemas import PlainText
-from crm_core.services.calls import link_call
+from crm_core.services.calls import link_call, link_dialled
 from crm_core.services.customers import add_followup, add_phone
 from crm_core.services.orders import create_order
 from crm_core.services.records import create_row
@@ -42,6 +44,10 @@ from cti.commands import (
     UnknownChannel,
 )
 from stats.models import CallLegRow, CallRow
+
+log = logging.getLogger(__name__)
+# a click-to-dial link tried this many times while the database is busy; the dial never fails for it
+LINK_ATTEMPTS = 3
 
 router = APIRouter(prefix="/api", tags=["desk"])
 
@@ -66,6 +72,11 @@ class ExtensionBody(BaseModel):
 
 class QueuesBody(BaseModel):
     queues: list[Annotated[str, Field(pattern=QUEUE)]] = Field(min_length=1, max_length=32)
+
+
+class QueueLoginBody(QueuesBody):
+    paused: bool = Field(False, description="Log in paused (置忙), not ready for calls.")
+    reason: PauseReason = ""
 
 
 class StateBody(BaseModel):
@@ -105,6 +116,10 @@ class SupervisorPauseBody(BaseModel):
     extension: str = Field(pattern=EXTENSION)
     paused: bool = True
     reason: PauseReason = ""
+
+
+class SupervisorAgentBody(BaseModel):
+    extension: str = Field(pattern=EXTENSION)
 
 
 class SupervisorLogoutBody(BaseModel):
@@ -211,20 +226,20 @@ async def desk_me(request: Request, user: CurrentUser) -> dict[str, Any]:
 
 
 @router.post("/desk/seat", dependencies=Unsafe)
-def bind_seat(body: SeatBody, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def bind_seat(request: Request, body: SeatBody, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     """Log in at a seat of one's departments that nobody else is logged in at (crm_core.services.users)."""
     me = session.get(User, user.id)
     assert me is not None
+    previous = me.extension
     with crm_work(session):
         seat = sit_at(session, me, body.seat)
     user.extension = seat.extension
+    announce_binding(request.app, user.id, previous, seat.extension)
     return {"seat": seat.name, "extension": seat.extension}
 
 
 @router.post("/desk/extension", dependencies=Unsafe)
-def bind_extension(
-    request: Request, body: ExtensionBody, user: CurrentUser, session: DbSession
-) -> dict[str, Any]:
+def bind_extension(request: Request, body: ExtensionBody, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     """Bind an extension by hand, where the administrator allows it."""
     allowed = request.app.state.settings.desk_self_bind_extension or user.has_permission("extension", "bind")
     if not allowed:
@@ -237,18 +252,96 @@ def bind_extension(
         ensure_extension(session, user, body.extension)
     me = session.get(User, user.id)
     assert me is not None
-    me.extension = body.extension
+    previous, me.extension = me.extension, body.extension
     session.commit()
     user.extension = body.extension
+    announce_binding(request.app, user.id, previous, body.extension)
     return {"extension": body.extension}
 
 
 # --- agent state -------------------------------------------------------------------------------------
+def snapshot_of(runtime: Any) -> Any:
+    return runtime.tracker_snapshot() if hasattr(runtime, "tracker_snapshot") else {}
+
+
+def agent_row(snapshot: Any, extension: str) -> dict[str, Any] | None:
+    """The tracker's row of one agent (state, reason, queues), or None when it knows nothing of him."""
+    rows = snapshot.get("agents") if isinstance(snapshot, dict) else None
+    return next((r for r in rows or () if isinstance(r, dict) and r.get("extension") == extension), None)
+
+
+def live_calls_of(snapshot: Any, extension: str) -> list[dict[str, Any]]:
+    """The calls in progress the agent takes part in, as the desk shows them."""
+    calls = snapshot.get("calls") if isinstance(snapshot, dict) else None
+    out = []
+    for call in calls or ():
+        parties = [p for p in call.get("parties") or () if isinstance(p, dict)]
+        mine = [p for p in parties if p.get("extension") == extension]
+        states = {p.get("state") for p in mine}
+        if not states & {"up", "ringing"}:
+            continue  # not (yet) ringing for this agent
+        others = [p for p in parties if p.get("extension") != extension]
+        other = others[0] if others else {}
+        out.append(
+            {
+                "call_id": call.get("call_id"),
+                "direction": call.get("direction"),
+                "caller": {"number": other.get("number") or "", "name": other.get("name") or ""},
+                "queue": call.get("queue"),
+                "state": "talking" if "up" in states else "ringing",
+                "on_hold": bool(call.get("on_hold")),
+                "channel": mine[0].get("channel"),
+            }
+        )
+    return out
+
+
+def wrapup_until(runtime: Any, extension: str) -> str | None:
+    agents = getattr(runtime, "desk_agents", None)
+    deadline = agents.wrapup_deadline(extension) if agents is not None else None
+    return datetime.fromtimestamp(deadline, UTC).isoformat() if deadline is not None else None
+
+
+@router.get("/desk/live")
+async def desk_live(request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Where the agent stands now, as the server knows it: state, calls in progress, the wrap-up's deadline
+    and a pause chosen before queue login. The desk reconciles its view with it (load, reconnect, state)."""
+    runtime, ext = runtime_of(request), extension_of(user)
+    snapshot = snapshot_of(runtime)
+    row = agent_row(snapshot, ext) or {"state": "logged_out", "reason": None, "queues": []}
+    agents = getattr(runtime, "desk_agents", None)
+    return {
+        "agent": {"state": row.get("state"), "reason": row.get("reason") or "", "queues": row.get("queues") or []},
+        "calls": live_calls_of(snapshot, ext),
+        "wrapup_until": wrapup_until(runtime, ext),
+        "pending_pause": agents.pending_pause(ext) if agents is not None else None,
+    }
+
+
 @router.post("/desk/queues/login", dependencies=Unsafe)
-async def queues_login(request: Request, body: QueuesBody, user: CurrentUser) -> dict[str, Any]:
-    commands, ext = runtime_of(request).commands, extension_of(user)
+async def queues_login(request: Request, body: QueueLoginBody, user: CurrentUser) -> dict[str, Any]:
+    """Log in to queues ready, or paused (the choice, or a 置忙 chosen before): no call rings a paused agent."""
+    runtime, ext = runtime_of(request), extension_of(user)
+    commands = runtime.commands
     name = user.display_name or user.username
-    return await each_queue(body.queues, lambda q: commands.queue_login(q, ext, name))
+    agents = getattr(runtime, "desk_agents", None)
+    pending = agents.pending_pause(ext) if agents is not None else None
+    paused = body.paused or pending is not None
+    reason = body.reason if body.paused else pending or ""
+
+    async def login(queue: str) -> Any:
+        if not paused:
+            return await commands.queue_login(queue, ext, name)
+        result = await commands.queue_login(queue, ext, name, 0, True)
+        if reason:  # the pause's reason in that queue
+            await commands.pause(ext, True, reason, queue)
+        return result
+
+    result = await each_queue(body.queues, login)
+    if agents is not None:
+        agents.clear_pending(ext)
+    result["paused"] = paused
+    return result
 
 
 @router.post("/desk/queues/logout", dependencies=Unsafe)
@@ -259,9 +352,37 @@ async def queues_logout(request: Request, body: QueuesBody, user: CurrentUser) -
 
 @router.post("/desk/state", dependencies=Unsafe)
 async def set_state(request: Request, body: StateBody, user: CurrentUser) -> dict[str, Any]:
-    """置忙 (paused, with a reason) / 置闲 (available) in every queue the agent is in."""
-    commands, ext = runtime_of(request).commands, extension_of(user)
-    return await run_command(commands.pause(ext, body.paused, body.reason if body.paused else ""))
+    """置忙 (paused, with a reason) / 置闲 (available) in every queue the agent is in. 置忙 in no queue is
+    kept for the next queue login; 置闲 in no queue asks for a queue login first. 置闲 ends a wrap-up."""
+    runtime, ext = runtime_of(request), extension_of(user)
+    row = agent_row(snapshot_of(runtime), ext)
+    agents = getattr(runtime, "desk_agents", None)
+    if (row is None or not row.get("queues")) and agents is not None:
+        if body.paused:
+            agents.choose_pause(ext, body.reason)
+            return {"ok": True, "pending": True, "response": None}
+        agents.clear_pending(ext)
+        raise HTTPException(409, "请先签入队列 / Log in to a queue first")
+    if agents is not None and not body.paused:
+        agents.planner.end(ext)  # the agent's own 置闲 ends the wrap-up; the unpause below is the rule
+    return await run_command(runtime.commands.pause(ext, body.paused, body.reason if body.paused else ""))
+
+
+@router.post("/desk/wrapup/end", dependencies=Unsafe)
+async def end_own_wrapup(request: Request, user: CurrentUser) -> dict[str, Any]:
+    """结束话后处理: the agent's wrap-up ends now, by the same rule as at its deadline."""
+    ext = extension_of(user)
+    return await run_command(end_wrapup_of(request, ext))
+
+
+async def end_wrapup_of(request: Request, extension: str) -> dict[str, Any]:
+    """The wrap-up ends by its rule (``agent_desk.desk_agents``); with no server timing, the agent is unpaused."""
+    runtime = runtime_of(request)
+    agents = getattr(runtime, "desk_agents", None)
+    if agents is None:
+        return dict(await runtime.commands.pause(extension, False, ""))
+    commands = await agents.end_wrapup(extension)
+    return {"commands": [{"paused": c.paused, "reason": c.reason} for c in commands]}
 
 
 # --- call control ------------------------------------------------------------------------------------
@@ -273,7 +394,91 @@ async def click_to_dial(request: Request, body: DialBody, user: CurrentUser) -> 
 
     region = request.app.state.settings.default_region
     await asyncio.to_thread(refuse_do_not_call, app_sessionmaker(request.app), number, region)
-    return await run_command(commands.originate_click_to_dial(ext, number))
+    result = await run_command(commands.originate_click_to_dial(ext, number))
+    call_id = str((result["response"] or {}).get("Uniqueid") or "")  # the originated leg starts the call
+    if call_id:  # the pop first: the agent sees whom he is calling while the link is stored
+        await pop_dialled(request, user, call_id, number)
+    result["customer_id"] = await link_dialled_customer(request, user, call_id, number) if call_id else None
+    return result
+
+
+async def pop_dialled(request: Request, user: User, call_id: str, number: str) -> None:
+    """A click-to-dial call pops the number dialled for the agent, as a ringing call pops its caller:
+    the same lookup and the same data scope (``cti.screen_pop``)."""
+    from cti.screen_pop import crm_lookup, crm_scope, lookup_fields
+
+    settings = request.app.state.settings
+    factory = app_sessionmaker(request.app)
+    ext = str(user.extension)
+
+    def card() -> dict[str, Any]:
+        found = lookup_fields(crm_lookup(factory, settings.default_region)(number))
+        return dict(crm_scope(factory)(ext, found))
+
+    try:
+        crm = await asyncio.to_thread(card)
+    except Exception:  # the agent still gets the pop with the number, as an unknown party
+        crm = lookup_fields({})
+    pop = {
+        "type": "screen.pop",
+        "ts": datetime.now(UTC).isoformat(),
+        "pbx": settings.pbx,
+        "call_id": call_id,
+        "agent": ext,
+        "channel": None,
+        "caller": {"number": number, "name": ""},
+        "direction": "outbound",
+        "queue": None,
+        "wait_s": None,
+        "ivr_path": [],
+        **crm,
+    }
+    await runtime_of(request).bus.publish(pop)
+
+
+async def link_dialled_customer(request: Request, user: User, call_id: str, number: str) -> int | None:
+    """Store the link of a click-to-dial call to the customer dialled (CRM call link, then the call history
+    through the bus: ``call.linked``), as an inbound pop links the caller. None when nobody is linked."""
+    settings = request.app.state.settings
+
+    def link() -> tuple[int, int | None] | None:
+        with app_sessionmaker(request.app)() as session:
+            row = link_dialled(
+                session,
+                user,
+                call_id,
+                number,
+                region=settings.default_region,
+                area_code=settings.default_area_code,
+                pbx=settings.pbx,
+            )
+            session.commit()
+            return (row.customer_id, row.contact_id) if row is not None and row.customer_id is not None else None
+
+    linked = None
+    for attempt in range(LINK_ATTEMPTS):
+        try:
+            linked = await asyncio.to_thread(link)
+            break
+        except OperationalError:
+            # a database busy with other writers (SQLite's lock): the dial stands, the link is tried again
+            if attempt == LINK_ATTEMPTS - 1:
+                log.warning("click-to-dial call %s left unlinked: the database stayed busy", call_id)
+                return None
+            await asyncio.sleep(0.2 * (attempt + 1))
+    if linked is None:
+        return None
+    event = {
+        "type": "call.linked",
+        "ts": datetime.now(UTC).isoformat(),
+        "pbx": settings.pbx,
+        "call_id": call_id,
+        "customer_id": linked[0],
+        "contact_id": linked[1],
+        "agent": user.extension,
+    }
+    await runtime_of(request).bus.publish(event)
+    return linked[0]
 
 
 @router.post("/desk/calls/{call_id}/hangup", dependencies=Unsafe)
@@ -298,9 +503,7 @@ async def unhold(request: Request, call_id: CallId, body: ChannelBody, user: Cur
 
 
 @router.post("/desk/calls/{call_id}/transfer", dependencies=Unsafe)
-async def transfer(
-    request: Request, call_id: CallId, body: TransferBody, user: CurrentUser
-) -> dict[str, Any]:
+async def transfer(request: Request, call_id: CallId, body: TransferBody, user: CurrentUser) -> dict[str, Any]:
     """Blind: the other party goes to ``extension`` (Redirect). Attended: the agent consults (Atxfer)."""
     call = my_call(request, user, call_id)
     commands = runtime_of(request).commands
@@ -320,9 +523,7 @@ async def complete_transfer(request: Request, call_id: CallId, user: CurrentUser
 
 
 @router.post("/desk/calls/{call_id}/transfer/cancel", dependencies=Unsafe)
-async def cancel_transfer(
-    request: Request, call_id: CallId, body: ConferenceBody, user: CurrentUser
-) -> dict[str, Any]:
+async def cancel_transfer(request: Request, call_id: CallId, body: ConferenceBody, user: CurrentUser) -> dict[str, Any]:
     """Drop the consulted extension's leg; answered once the agent is back with the other party."""
     call = my_call(request, user, call_id)
     runtime = runtime_of(request)
@@ -335,9 +536,7 @@ async def cancel_transfer(
 
 
 @router.post("/desk/calls/{call_id}/conference", dependencies=Unsafe)
-async def conference(
-    request: Request, call_id: CallId, body: ConferenceBody, user: CurrentUser
-) -> dict[str, Any]:
+async def conference(request: Request, call_id: CallId, body: ConferenceBody, user: CurrentUser) -> dict[str, Any]:
     """Three-way: the agent, the other party and ``extension`` meet in a conference bridge."""
     call = my_call(request, user, call_id)
     return await run_command(command(request, "three_way")(call.own, call.remote, body.extension))
@@ -397,8 +596,13 @@ def link(call_id: CallId, body: LinkBody, user: CurrentUser, session: DbSession)
         raise HTTPException(422, "请选择客户、工单或订单 / Choose a customer, a ticket or an order")
     with crm_work(session):
         row = link_call(session, call_id, body.customer_id, body.ticket_id, body.order_id, user)
-    return {"ok": True, "call_id": call_id, "customer_id": row.customer_id, "ticket_id": row.ticket_id,
-            "order_id": row.order_id}
+    return {
+        "ok": True,
+        "call_id": call_id,
+        "customer_id": row.customer_id,
+        "ticket_id": row.ticket_id,
+        "order_id": row.order_id,
+    }
 
 
 @router.post("/desk/calls/{call_id}/customer", dependencies=Unsafe)
@@ -415,9 +619,7 @@ def customer_from_pop(
 
 
 @router.post("/desk/calls/{call_id}/ticket", dependencies=Unsafe)
-def ticket_from_pop(
-    call_id: CallId, body: TicketFromPopBody, user: CurrentUser, session: DbSession
-) -> dict[str, Any]:
+def ticket_from_pop(call_id: CallId, body: TicketFromPopBody, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     with crm_work(session):
         ticket = open_ticket(session, user, body.model_dump())
         link_call(session, call_id, ticket.customer_id, ticket_id=ticket.id, user=user)
@@ -425,9 +627,7 @@ def ticket_from_pop(
 
 
 @router.post("/desk/calls/{call_id}/order", dependencies=Unsafe)
-def order_from_pop(
-    call_id: CallId, body: OrderFromPopBody, user: CurrentUser, session: DbSession
-) -> dict[str, Any]:
+def order_from_pop(call_id: CallId, body: OrderFromPopBody, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     lines = [line.model_dump() for line in body.lines]
     with crm_work(session):
         order = create_order(session, user, {"customer_id": body.customer_id, "notes": body.notes}, lines)
@@ -436,9 +636,7 @@ def order_from_pop(
 
 
 @router.post("/desk/calls/{call_id}/note", dependencies=Unsafe)
-def note_from_pop(
-    call_id: CallId, body: NoteBody, user: CurrentUser, session: DbSession
-) -> dict[str, Any]:
+def note_from_pop(call_id: CallId, body: NoteBody, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     with crm_work(session):
         add_followup(session, user, body.customer_id, body.note)
         link_call(session, call_id, body.customer_id, user=user)
@@ -450,10 +648,7 @@ def pop_catalog(user: CurrentUser, session: DbSession) -> dict[str, Any]:
     """What the pop's forms offer: ticket types and active products."""
     types = session.execute(select(TicketType.id, TicketType.name).order_by(TicketType.id)).all()
     products = session.execute(
-        select(Product.id, Product.name, Product.price)
-        .where(Product.is_active)
-        .order_by(Product.name)
-        .limit(500)
+        select(Product.id, Product.name, Product.price).where(Product.is_active).order_by(Product.name).limit(500)
     ).all()
     return {
         "ticket_types": [{"id": i, "name": n} for i, n in types],
@@ -507,9 +702,26 @@ def call_history(
 
 
 def _call_row(row: Any) -> dict[str, Any]:
-    keys = ("call_id", "direction", "caller_number", "caller_name", "dialed", "queue", "agent", "started_at",
-            "answered_at", "ended_at", "wait_s", "talk_s", "duration_s", "disposition", "customer_id",
-            "ticket_id", "order_id", "recording_id")
+    keys = (
+        "call_id",
+        "direction",
+        "caller_number",
+        "caller_name",
+        "dialed",
+        "queue",
+        "agent",
+        "started_at",
+        "answered_at",
+        "ended_at",
+        "wait_s",
+        "talk_s",
+        "duration_s",
+        "disposition",
+        "customer_id",
+        "ticket_id",
+        "order_id",
+        "recording_id",
+    )
     return {k: getattr(row, k, None) for k in keys}
 
 
@@ -558,10 +770,38 @@ async def supervisor_pause(
     return await run_command(commands.pause(body.extension, body.paused, body.reason if body.paused else ""))
 
 
+@router.post("/supervisor/available", dependencies=Supervisor)
+async def supervisor_available(
+    request: Request, body: SupervisorAgentBody, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """置闲 for an agent: out of a pause or a wrap-up, ready for calls in every queue he is in."""
+    in_scope(session, user, body.extension)
+    runtime = runtime_of(request)
+    agents = getattr(runtime, "desk_agents", None)
+    if agents is not None:
+        agents.planner.end(body.extension)
+    return await run_command(runtime.commands.pause(body.extension, False, ""))
+
+
+@router.post("/supervisor/wrapup/end", dependencies=Supervisor)
+async def supervisor_end_wrapup(
+    request: Request, body: SupervisorAgentBody, user: CurrentUser, session: DbSession
+) -> dict[str, Any]:
+    """结束话后处理 for an agent: his wrap-up ends now, by the rule of its deadline (wrapup_then)."""
+    in_scope(session, user, body.extension)
+    return await run_command(end_wrapup_of(request, body.extension))
+
+
 @router.post("/supervisor/logout", dependencies=Supervisor)
 async def supervisor_logout(
     request: Request, body: SupervisorLogoutBody, user: CurrentUser, session: DbSession
 ) -> dict[str, Any]:
     in_scope(session, user, body.extension)
-    commands = runtime_of(request).commands
-    return await each_queue(body.queues, lambda q: commands.queue_logout(q, body.extension))
+    runtime = runtime_of(request)
+    commands = runtime.commands
+    result = await each_queue(body.queues, lambda q: commands.queue_logout(q, body.extension))
+    # the PBX is asked again what calls are up: a call it no longer has leaves nobody "on call"
+    resync = getattr(getattr(runtime, "bridge", None), "resync", None)
+    if resync is not None:
+        await resync()
+    return result

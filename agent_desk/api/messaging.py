@@ -3,10 +3,11 @@ opt-outs, the message history, the sent/failed report with its Excel export, and
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from agent_desk.api.crm_crud import CrmRoute
 from agent_desk.api.pages import _logged_in_page
 from agent_desk.deps import app_sessionmaker, current_user, get_session, require
-from crm_core.errors import InvalidInput, NotFound
+from crm_core.errors import AuthFailed, InvalidInput, NotFound
 from crm_core.messaging import services as svc
 from crm_core.messaging import templates
 from crm_core.messaging.models import CHANNELS, STATUSES, Message, MessageBatch, MessageOptOut, MessageTemplate
@@ -176,15 +177,37 @@ async def send(request: Request, body: SendIn, session: DbSession, user: Me) -> 
     return await run_in_threadpool(reread)
 
 
+class DeliveryReportIn(BaseModel):
+    """An SMS gateway's word on a message it accepted: ``id`` is the id it answered the send with."""
+
+    id: str = Field(min_length=1, max_length=100)
+    status: Literal["delivered", "failed", "undelivered", "expired", "rejected"]
+    error: PlainText = Field("", max_length=500)
+
+
+@api.post("/gateway/reports", summary="An SMS gateway's delivery report (authenticated by the shared secret)")
+def gateway_report(
+    body: DeliveryReportIn,
+    request: Request,
+    session: DbSession,
+    x_gateway_secret: Annotated[str, Header()] = "",
+) -> dict[str, Any]:
+    """No user: the gateway proves itself with ``CC_SMS_GATEWAY_REPORT_SECRET`` (none set: refused)."""
+    secret = str(request.app.state.settings.sms_gateway_report_secret or "")
+    if not secret or not hmac.compare_digest(x_gateway_secret.encode(), secret.encode()):
+        raise AuthFailed("短信网关凭据无效 / The gateway's secret is missing or wrong")
+    row = svc.gateway_report(session, body.id, body.status == "delivered", body.error)
+    session.commit()
+    return {"id": row.id, "status": row.status}
+
+
 async def _drain(outbox: Outbox) -> None:
     while len(await outbox.deliver()) == 100:
         pass
 
 
 @api.post("/bulk", status_code=201, response_model=BatchOut, summary="Send to every customer of a CRM search")
-def bulk(
-    request: Request, body: BulkIn, background: BackgroundTasks, session: DbSession, user: Me
-) -> Any:
+def bulk(request: Request, body: BulkIn, background: BackgroundTasks, session: DbSession, user: Me) -> Any:
     check(user, "message", "bulk")
     draft = _draft(session, body)
     batch = svc.bulk_send(session, user, draft, body.q, body.filters)
@@ -208,8 +231,14 @@ def messages(
         check(user, "message", "read")
         ensure_visible(session, user, Customer, customer_id)
     rows = svc.list_messages(
-        session, user, customer_id=customer_id, batch_id=batch_id, status=status, channel=channel,
-        limit=limit, offset=offset,
+        session,
+        user,
+        customer_id=customer_id,
+        batch_id=batch_id,
+        status=status,
+        channel=channel,
+        limit=limit,
+        offset=offset,
     )
     return [MessageOut.model_validate(m) for m in rows]
 

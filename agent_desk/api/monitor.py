@@ -4,6 +4,11 @@
 page follows ``queue.stats`` and ``agent.state`` on the websocket. ``/api/monitor/live`` shows channels,
 queues and seats now and the platform's health. Everything reads ``request.app.state.runtime``
 defensively: it is None in tests and parts may be missing.
+
+Agents, seats and the calls they take are cut to the user's data scope with the rule the websocket
+applies to the same user's supervisor frames (``crm_core.permissions.agent_identities`` and
+``agent_desk.ws.in_scope``). Queue figures and callers still waiting in a queue belong to no department
+and stay center-wide.
 """
 
 from __future__ import annotations
@@ -19,13 +24,17 @@ from sqlalchemy.orm import Session
 
 from agent_desk.api.stats import agent_names, kpi_settings
 from agent_desk.deps import get_session, require
+from agent_desk.ws import Scope, in_scope
 from config import Settings
+from crm_core.models import User
+from crm_core.permissions import agent_identities
 from stats.live import LiveBoard
 
 router = APIRouter(tags=["monitor"])
 
 DbSession = Annotated[Session, Depends(get_session)]
 Reader = [Depends(require("report", "read"))]
+ReportReader = Annotated[User, Depends(require("report", "read"))]
 
 
 def _settings(request: Request) -> Settings:
@@ -45,12 +54,43 @@ def _board(request: Request) -> LiveBoard:
     return LiveBoard(kpi_settings(settings), getattr(settings, "desk_queues", []), tz=settings.timezone)
 
 
-@router.get("/api/monitor/wallboard", dependencies=Reader)
-async def wallboard(request: Request, session: DbSession) -> dict[str, Any]:
-    """Per-queue big numbers, the agent grid and the thresholds, as of now."""
-    # the board changes on the event loop: read it there, and only the names in a worker thread
+def _names(row: dict[str, Any], *keys: str) -> frozenset[str]:
+    return frozenset(str(row[k]) for k in keys if row.get(k))
+
+
+def visible_agents(rows: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
+    """The agent grid rows (``agent``, ``extension``) of the agents within ``scope``."""
+    return [row for row in rows if in_scope(scope, _names(row, "agent", "extension") or frozenset({""}))]
+
+
+def visible_calls(calls: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
+    """Live calls that no agent has taken yet (in a queue, the IVR) and the calls of agents in ``scope``."""
+    if scope is None:
+        return calls
+    shown = []
+    for call in calls:
+        names = _names(call, "agent") | {str(p["extension"]) for p in call.get("parties") or [] if p.get("extension")}
+        if in_scope(scope, names):
+            shown.append(call)
+    return shown
+
+
+def _scope(session: Session, user: User) -> Scope:
+    names = agent_identities(session, user)
+    return None if names is None else frozenset(names)
+
+
+@router.get("/api/monitor/wallboard")
+async def wallboard(request: Request, session: DbSession, user: ReportReader) -> dict[str, Any]:
+    """Per-queue big numbers, the grid of the agents in the user's scope and the thresholds, as of now."""
+    # the board changes on the event loop: read it there, and the scope and names in a worker thread
     snapshot = _board(request).snapshot(time.time())
-    names = await asyncio.to_thread(agent_names, session, [row["agent"] for row in snapshot["agents"]])
+
+    def scoped_names() -> tuple[Scope, dict[str, str]]:
+        return _scope(session, user), agent_names(session, [row["agent"] for row in snapshot["agents"]])
+
+    scope, names = await asyncio.to_thread(scoped_names)
+    snapshot["agents"] = visible_agents(snapshot["agents"], scope)
     for row in snapshot["agents"]:
         row["name"] = names.get(row["agent"], row["name"])
     snapshot["timezone"] = _settings(request).timezone
@@ -113,22 +153,27 @@ async def _redis(url: str) -> dict[str, Any]:
         await client.aclose()
 
 
-@router.get("/api/monitor/live", dependencies=Reader)
-async def live(request: Request, session: DbSession) -> dict[str, Any]:
-    """Channels, queues (waiting callers with position and wait) and seats now, and platform health."""
+@router.get("/api/monitor/live")
+async def live(request: Request, session: DbSession, user: ReportReader) -> dict[str, Any]:
+    """Channels, queues (waiting callers with position and wait) and seats now, and platform health;
+    the calls, channels and seats of agents outside the user's scope are left out."""
     runtime = _runtime(request)
     tracker = _tracker(runtime)
     bridge_stats = _plain(_attr(runtime, "bridge", "stats"))
     connected = _attr(runtime, "bridge", "connected")
     board = _board(request)
     now = time.time()
+    scope = await asyncio.to_thread(_scope, session, user)
+    calls = visible_calls(tracker.get("calls", []), scope)
+    shown = {call.get("call_id") for call in calls}
+    channels = tracker.get("channels", [])
     return {
         "now": now,
-        "channels": tracker.get("channels", []),
-        "calls": tracker.get("calls", []),
+        "channels": channels if scope is None else [c for c in channels if c.get("call_id") in shown],
+        "calls": calls,
         "queues": tracker.get("queues", {}),
         "queue_stats": board.snapshot(now)["queues"],
-        "seats": board.agent_grid(now),
+        "seats": visible_agents(board.agent_grid(now), scope),
         "platform": {
             "runtime": runtime is not None,
             "ami_connected": bool(connected) if connected is not None else None,

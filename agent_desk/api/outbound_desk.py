@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_desk.api.desk import extension_of, run_command, runtime_of
@@ -106,12 +106,24 @@ def _lead_view(session: Session, lead: Lead) -> dict[str, Any]:
     script = svc.script_for(session, lead.campaign_id, campaign.queue if campaign else "")
     codes = svc.codes_for(session, campaign.queue if campaign else "", lead.campaign_id)
     return {
-        "lead": {"id": lead.id, "name": lead.name, "phone": lead.phone, "customer_id": lead.customer_id,
-                 "attempts": lead.attempts, "state": lead.state, "fields": fields},
-        "campaign": {"id": lead.campaign_id, "name": campaign.name if campaign else "",
-                     "mode": campaign.mode if campaign else "", "queue": campaign.queue if campaign else ""},
-        "script": None if script is None else {
-            "name": script.name, "text": svc.render_script(script.body, fields), "questions": script.questions},
+        "lead": {
+            "id": lead.id,
+            "name": lead.name,
+            "phone": lead.phone,
+            "customer_id": lead.customer_id,
+            "attempts": lead.attempts,
+            "state": lead.state,
+            "fields": fields,
+        },
+        "campaign": {
+            "id": lead.campaign_id,
+            "name": campaign.name if campaign else "",
+            "mode": campaign.mode if campaign else "",
+            "queue": campaign.queue if campaign else "",
+        },
+        "script": None
+        if script is None
+        else {"name": script.name, "text": svc.render_script(script.body, fields), "questions": script.questions},
         "codes": [{"code": c.code, "name": c.name, "is_success": c.is_success} for c in codes],
         "required": bool(campaign and campaign.disposition_required),
     }
@@ -128,7 +140,9 @@ def desk_outbound(request: Request, user: CurrentUser, session: DbSession) -> di
         {"id": c.id, "name": c.name, "mode": c.mode, "queue": c.queue, "dialer": status.get(c.id)}
         for c in _my_campaigns(session, extension, queues)
     ]
-    due = svc.due_callbacks(session, user.id, queues, _now(), ahead=timedelta(minutes=5))
+    due = svc.due_callbacks(
+        session, user.id, queues, _now(), ahead=timedelta(minutes=5), department_id=user.department_id
+    )
     return {"campaigns": campaigns, "callbacks": [_callback_view(session, c) for c in due]}
 
 
@@ -190,8 +204,11 @@ async def preview_dial(request: Request, lead_id: int, user: CurrentUser) -> dic
     attempt_id, campaign_id, number, _caller_id = await asyncio.to_thread(take)  # the agent's own ID rings him
     digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
     try:
-        result = await run_command(runtime.commands.originate_click_to_dial(
-            extension, digits, caller_id=None, variables={"CC_CAMPAIGN": campaign_id, "CC_ATTEMPT": attempt_id}))
+        result = await run_command(
+            runtime.commands.originate_click_to_dial(
+                extension, digits, caller_id=None, variables={"CC_CAMPAIGN": campaign_id, "CC_ATTEMPT": attempt_id}
+            )
+        )
     except HTTPException:
         await asyncio.to_thread(_close, factory, attempt_id, "failed")
         raise
@@ -218,7 +235,10 @@ def _set_call(factory: sessionmaker[Session], attempt_id: int, call_id: str) -> 
 # --- the call's campaign context and wrap-up ---------------------------------------------------------------
 @router.get("/calls/{call_id}/context")
 def call_context(
-    request: Request, call_id: CallId, user: CurrentUser, session: DbSession,
+    request: Request,
+    call_id: CallId,
+    user: CurrentUser,
+    session: DbSession,
     queue: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = "",
 ) -> dict[str, Any]:
     """What the desk shows for a call: the campaign's lead and script, the codes to choose from, whether
@@ -252,8 +272,16 @@ def set_disposition(
     callback_at = _naive_utc(body.callback_at) if body.callback_at else None
     with work(session):
         row = svc.record_disposition(
-            session, call_id, body.code, queue=body.queue, agent=user.extension or "", user_id=user.id,
-            note=body.note, answers=body.answers, now=_now(), callback_at=callback_at,
+            session,
+            call_id,
+            body.code,
+            queue=body.queue,
+            agent=user.extension or "",
+            user_id=user.id,
+            note=body.note,
+            answers=body.answers,
+            now=_now(),
+            callback_at=callback_at,
         )
         if body.code == "do_not_call" and row.lead_id is not None:
             lead = session.get(Lead, row.lead_id)
@@ -268,9 +296,17 @@ def schedule(request: Request, body: CallbackBody, user: CurrentUser, session: D
     """A callback for oneself (``for_queue`` empty) or for a queue's agents."""
     with work(session):
         row = svc.schedule_callback(
-            session, phone=body.phone, due_at=_naive_utc(body.due_at), customer_id=body.customer_id,
-            owner_id=None if body.for_queue else user.id, queue=body.for_queue, note=body.note,
-            call_id=body.call_id, created_by=user.id, region=request.app.state.settings.default_region,
+            session,
+            phone=body.phone,
+            due_at=_naive_utc(body.due_at),
+            customer_id=body.customer_id,
+            owner_id=None if body.for_queue else user.id,
+            queue=body.for_queue,
+            note=body.note,
+            call_id=body.call_id,
+            created_by=user.id,
+            region=request.app.state.settings.default_region,
+            department_id=user.department_id,
         )
     return svc.callback_dict(row)
 
@@ -283,12 +319,13 @@ def list_callbacks(
     status: Annotated[str | None, Query(pattern=r"^(scheduled|done|missed|cancelled)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    """The agent's callbacks and his queues' (all of them for a supervisor), soonest first."""
+    """The agent's callbacks and his queues', soonest first; a campaign manager's: those of his data scope."""
     query = select(Callback).order_by(Callback.due_at).limit(limit)
-    if not user.has_permission("campaign", "update"):
+    if user.has_permission("campaign", "update"):
+        query = query.where(svc.callbacks_in_scope(session, user))
+    else:
         queues = list(request.app.state.settings.desk_queues)
-        queued = Callback.owner_id.is_(None) & Callback.queue.in_(queues)
-        query = query.where(or_(Callback.owner_id == user.id, queued))
+        query = query.where(svc.agent_callbacks(user.id, user.department_id, queues))
     if status:
         query = query.where(Callback.status == status)
     return {"items": [_callback_view(session, c) for c in session.scalars(query)]}
@@ -304,9 +341,13 @@ async def dial_callback(request: Request, callback_id: int, user: CurrentUser) -
     def number() -> str:
         with factory() as session:
             row = session.get(Callback, callback_id)
-            if row is None or row.status not in ("scheduled", "missed"):
+            if row is None:
+                raise HTTPException(404, "回拨不存在 / No such callback")
+            if row.status not in ("scheduled", "missed"):
                 raise HTTPException(409, "回拨已处理 / That callback is closed")
-            if row.owner_id not in (None, user.id):
+            queues = list(request.app.state.settings.desk_queues)
+            mine = svc.agent_callbacks(user.id, user.department_id, queues)
+            if session.scalar(select(Callback.id).where(Callback.id == callback_id, mine)) is None:
                 raise HTTPException(403, "这是别人的回拨 / That callback is somebody else's")
             return row.phone
 
@@ -330,7 +371,14 @@ def cancel_callback(callback_id: int, user: CurrentUser, session: DbSession) -> 
     row = session.get(Callback, callback_id)
     if row is None:
         raise HTTPException(404, "回拨不存在 / No such callback")
-    if row.owner_id not in (None, user.id) and not user.has_permission("campaign", "update"):
+    manager = user.has_permission("campaign", "update")
+    if (
+        manager
+        and session.scalar(select(Callback.id).where(Callback.id == callback_id, svc.callbacks_in_scope(session, user)))
+        is None
+    ):
+        raise HTTPException(403, "不在数据权限范围内 / That callback is outside your data scope")
+    if row.owner_id not in (None, user.id) and not manager:
         raise HTTPException(403, "这是别人的回拨 / That callback is somebody else's")
     row.status = "cancelled"
     session.commit()

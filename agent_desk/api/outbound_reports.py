@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from agent_desk.deps import get_session, require
+from crm_core.services import outbound as svc
 from stats import outbound_reports as reports
 
 router = APIRouter(prefix="/api/outbound/reports", tags=["outbound reports"])
@@ -35,7 +36,9 @@ def _bounds(start: str | None, end: str | None) -> tuple[datetime, datetime]:
 
 @router.get("/campaigns")
 def campaigns(
-    user: Reader, session: DbSession, start: Annotated[Day, Query(alias="from")] = None,
+    user: Reader,
+    session: DbSession,
+    start: Annotated[Day, Query(alias="from")] = None,
     end: Annotated[Day, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     since, until = _bounds(start, end)
@@ -44,8 +47,11 @@ def campaigns(
 
 @router.get("/dispositions")
 def dispositions(
-    user: Reader, session: DbSession, start: Annotated[Day, Query(alias="from")] = None,
-    end: Annotated[Day, Query(alias="to")] = None, campaign_id: int | None = None,
+    user: Reader,
+    session: DbSession,
+    start: Annotated[Day, Query(alias="from")] = None,
+    end: Annotated[Day, Query(alias="to")] = None,
+    campaign_id: int | None = None,
     queue: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     since, until = _bounds(start, end)
@@ -54,18 +60,24 @@ def dispositions(
 
 @router.get("/callbacks")
 def callbacks(
-    request: Request, user: Reader, session: DbSession, start: Annotated[Day, Query(alias="from")] = None,
+    request: Request,
+    user: Reader,
+    session: DbSession,
+    start: Annotated[Day, Query(alias="from")] = None,
     end: Annotated[Day, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     since, until = _bounds(start, end)
     grace = timedelta(seconds=request.app.state.settings.callback_missed_after_s)
-    return reports.callback_report(session, since, until, grace)
+    return reports.callback_report(session, since, until, grace, svc.callbacks_in_scope(session, user))
 
 
 @router.get("/cdr")
 def cdr(
-    user: Reader, session: DbSession, start: Annotated[Day, Query(alias="from")] = None,
-    end: Annotated[Day, Query(alias="to")] = None, limit: Annotated[int, Query(ge=1, le=2000)] = 500,
+    user: Reader,
+    session: DbSession,
+    start: Annotated[Day, Query(alias="from")] = None,
+    end: Annotated[Day, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 500,
 ) -> dict[str, Any]:
     since, until = _bounds(start, end)
     epoch = datetime(1970, 1, 1)

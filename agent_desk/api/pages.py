@@ -88,11 +88,16 @@ LOGGED_IN_PAGES = {
     "/admin/calendar": "calendar.html",
     "/admin/outbound": "outbound.html",
     "/admin": "admin.html",
+    "/sales": "sales.html",
+    "/sales/print": "sales-print.html",
+    "/purchasing": "purchasing.html",
+    "/manager": "manager.html",
 }
 
 
 # Pages whose data needs a permission (the one their API asks for): (resource, action).
 PAGE_PERMISSIONS = {
+    "/manager": ("report", "read"),
     "/wallboard": ("report", "read"),
     "/reports": ("report", "read"),
 }

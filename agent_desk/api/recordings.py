@@ -24,8 +24,8 @@ from recordings.access import Listener, ensure_can_download, ensure_can_hear, li
 from recordings.models import Recording, RecordingStatus, RetentionRule
 from recordings.paths import resolve_inside
 from recordings.retention import prune
-from recordings.schemas import PLAYABLE, RecordingOut, RecordingPage, RetentionRules
-from recordings.search import RecordingQuery, search, status_counts
+from recordings.schemas import PLAYABLE, RecordedCallOut, RecordingOut, RecordingPage, RetentionRules
+from recordings.search import RecordingQuery, file_kind, search_calls
 from recordings.transcode import recordings_cache_dir
 
 router = APIRouter(prefix="/api/recordings", tags=["recordings"])
@@ -66,9 +66,7 @@ def _audio_path(settings: Settings, row: Recording) -> Path:
 
 def _audit(session: Session, request: Request, user: Any, action: str, row: Recording) -> None:
     ip = request.client.host if request.client else ""
-    audit.record(
-        session, user, action, "recording", row.id, {"call_id": row.call_id, "file": row.file_name}, ip
-    )
+    audit.record(session, user, action, "recording", row.id, {"call_id": row.call_id, "file": row.file_name}, ip)
     session.commit()
 
 
@@ -90,12 +88,12 @@ def list_recordings(
     max_duration: float | None = Query(None, ge=0),
     min_score: int | None = Query(None, ge=0, le=10),
     max_score: int | None = Query(None, ge=0, le=10),
-    status: Literal["recording", "pending", "ready", "unlinked", "missing", "invalid", "deleted"]
-    | None = None,
+    status: Literal["recording", "pending", "ready", "unlinked", "missing", "invalid", "deleted"] | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> RecordingPage:
-    """Search recordings; only those the user may hear are listed (``?call_id=`` for one call)."""
+    """Search recorded calls, one row per call with its files; only what the user may hear is listed
+    (``?call_id=`` for one call), and ``counts`` are those rows per status."""
     query = RecordingQuery(
         date_from=date_from,
         date_to=date_to,
@@ -114,14 +112,17 @@ def list_recordings(
         limit=limit,
         offset=offset,
     )
-    rows, total = search(session, _listener(request, session, user), query)
-    return RecordingPage(items=[RecordingOut.of(r) for r in rows], total=total)
+    calls, total, counts = search_calls(session, _listener(request, session, user), query)
+    items = [RecordedCallOut.of_call(call.files, file_kind) for call in calls]
+    return RecordingPage(items=items, total=total, counts=counts)
 
 
-@router.get("/status", dependencies=[Depends(require("recording", "read"))])
-def index_status(session: DbSession) -> dict[str, int]:
-    """Counts per status for the platform status page (missing files, unlinked files, ...)."""
-    return status_counts(session)
+@router.get("/status")
+def index_status(request: Request, session: DbSession, user: RecordingReader) -> dict[str, int]:
+    """Recorded calls per status that the user may hear (missing files, unlinked files, ...): the
+    same rows as the unfiltered list, so the counters match it."""
+    _calls, _total, counts = search_calls(session, _listener(request, session, user), RecordingQuery(limit=1))
+    return counts
 
 
 def _rule_out(rule: RetentionRule) -> dict[str, Any]:
@@ -207,16 +208,12 @@ async def play(recording_id: int, request: Request, session: DbSession, user: Cu
 
 
 @router.get("/{recording_id}/peaks")
-async def waveform(
-    recording_id: int, request: Request, session: DbSession, user: CurrentUser
-) -> dict[str, Any]:
+async def waveform(recording_id: int, request: Request, session: DbSession, user: CurrentUser) -> dict[str, Any]:
     """Peak amplitudes (0..1) the player draws as a waveform, with the duration in seconds."""
     row, _ = _visible(request, session, user, recording_id)
     settings = _settings(request)
     try:
-        return await playback.peaks(
-            _audio_path(settings, row), recordings_cache_dir(settings), "rec", str(row.id)
-        )
+        return await playback.peaks(_audio_path(settings, row), recordings_cache_dir(settings), "rec", str(row.id))
     except playback.PLAYBACK_ERRORS as exc:
         raise playback.http_error(exc) from exc
 

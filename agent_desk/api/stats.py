@@ -19,7 +19,7 @@ from config import Settings
 from crm_core.errors import PermissionDenied
 from crm_core.models import Customer, Order, Ticket, User
 from crm_core.permissions import agent_identities, ensure_department, scope_clause
-from stats.export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
+from stats.export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, export_name, to_csv, to_xlsx
 from stats.kpi import KpiSettings
 from stats.reports import GroupBy, ReportError, ReportKind, ReportTable, report
 
@@ -168,7 +168,7 @@ def report_export(
     format: Literal["csv", "xlsx"] = "xlsx",
 ) -> Response:
     table = _run(request, session, user, kind, q)
-    name = f"{kind.value}_{q.start:%Y%m%d}_{q.end:%Y%m%d}.{format}"
+    name = export_name(kind.value, q.start, q.end, format)
     if format == "csv":
         body, media = to_csv(table, q.lang), CSV_MEDIA_TYPE
     else:

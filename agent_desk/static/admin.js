@@ -1,12 +1,19 @@
 // The administration pages in one page with hash routes (#/users, #/roles/3, #/departments): users, roles with
-// their permission matrix, the department tree. Also the pieces the route modules share: forms that check
+// their permission matrix, the department tree, pause reasons and the customer-field dictionaries, seats,
+// ticket types with their SLA, the ticket and order workflows, opportunity stages, menus per role and the
+// audit log. Also the pieces the route modules share: forms that check
 // what they can before sending, and refusals shown in the reader's language next to the field they name.
-import { t, inLanguage, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
-import { api, get, ApiError } from '/static/api.js';
+import { t, inLanguage, getLang, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
+import { api, get } from '/static/api.js';
+import { backOffice, flash, input, choice, section } from '/static/forms.js';
 import { h, fill, $ } from '/static/dom.js';
 import * as users from '/static/admin-users.js';
 import * as roles from '/static/admin-roles.js';
 import * as departments from '/static/admin-departments.js';
+import * as lists from '/static/admin-lists.js';
+import * as setup from '/static/admin-setup.js';
+import * as audit from '/static/admin-audit.js';
+import * as menus from '/static/admin-menus.js';
 
 export { get };
 export const send = (method, url, body) => api(method, url, body);
@@ -20,11 +27,49 @@ const ROUTES = [
   [/^roles$/, roles.list, 'roles'],
   [/^roles\/(\d+)$/, roles.edit, 'roles'],
   [/^departments$/, departments.tree, 'departments'],
+  [/^pause-reasons$/, lists.pauseReasons, 'pause-reasons'],
+  [/^dictionary$/, () => lists.dictionary(0), 'dictionary'],
+  ...lists.KINDS.map((kind, i) => [new RegExp(`^dictionary/${kind}$`), () => lists.dictionary(i), 'dictionary']),
+  [/^ticket-types$/, setup.ticketTypes, 'ticket-types'],
+  [/^workflows\/(?:ticket|order)(?:\/\d+)?$/, () => {
+    const [, kind, id] = hashPath().split('/');
+    return setup.workflows(kind, id ? Number(id) : null);
+  }, 'workflows'],
+  [/^stages$/, setup.stages, 'stages'],
+  [/^menus$/, menus.matrix, 'menus'],
+  [/^seats$/, setup.seats, 'seats'],
+  [/^audit(\?.*)?$/, () => audit.log(Object.fromEntries(new URLSearchParams(hashPath().split('?')[1] || ''))), 'audit'],
 ];
+
+function hashPath() {
+  return decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+}
 
 // Seeded names carry both languages ("总部 Headquarters", "管理员 Administrator"): the reader's half.
 export function bilingual(text) {
   return inLanguage(text || '');
+}
+
+// A stored two-language name ("回访 Follow-up") is edited as the reader's half. Left as shown, the stored text
+// goes back as it was; changed in the reader's language, only the reader's half is replaced, so a Chinese
+// reader does not erase the English name (nor the other way round); typed with both halves, it is kept.
+export function nameInput(name, stored, attrs = {}) {
+  const control = input(name, bilingual(stored), attrs);
+  control.dataset.stored = stored || '';
+  return control;
+}
+
+export function nameValue(control) {
+  const value = control.value.trim();
+  const stored = control.dataset.stored || '';
+  const zh = inLanguage(stored, 'zh-CN');
+  const en = inLanguage(stored, 'en');
+  if (value === bilingual(stored).trim()) return stored;
+  const typedBoth = inLanguage(value, 'zh-CN') !== inLanguage(value, 'en');
+  const chinese = /[\u3400-\u9fff]/.test(value);
+  if (zh === en || typedBoth || !value) return value;
+  if (getLang() === 'en') return chinese ? value : `${zh} ${value}`;
+  return chinese ? `${value} ${en}` : value;
 }
 
 export function go(path) {
@@ -33,77 +78,9 @@ export function go(path) {
   else location.hash = target;
 }
 
-export function flash(text) {
-  const box = $('#flash');
-  box.textContent = text;
-  box.hidden = false;
-  clearTimeout(flash.timer);
-  flash.timer = setTimeout(() => { box.hidden = true; }, 5000);
-}
-
-// One refusal as text in the page's language: the server's own message (its half for this language), or,
-// for the shapes FastAPI checks itself (too long, not a number ...), our translation.
-function refusalText(item) {
-  if (item.type === 'value_error' || !item.type) return bilingual(item.msg);
-  const text = t(`admin.err.${item.type}`, item.ctx || {});
-  return text === `admin.err.${item.type}` ? t('admin.err.invalid') : text;
-}
-
-// Show what went wrong: in the notice, and under the field the server named (marked aria-invalid).
-export function showError(error, formEl = null) {
-  const notice = $('#notice');
-  let text = String(error && error.message ? error.message : error);
-  if (formEl) {
-    for (const old of formEl.querySelectorAll('.field-error')) old.remove();
-    for (const old of formEl.querySelectorAll('[aria-invalid]')) old.removeAttribute('aria-invalid');
-  }
-  if (error instanceof ApiError && error.status === 403) text = t('admin.err.forbidden');
-  else if (error instanceof ApiError && Array.isArray(error.detail)) {
-    text = error.detail.map((item) => {
-      const name = (item.loc || []).filter((part) => part !== 'body').join('.');
-      const message = refusalText(item);
-      const control = formEl && name ? formEl.querySelector(`[name="${CSS.escape(name)}"]`) : null;
-      if (control) {
-        control.setAttribute('aria-invalid', 'true');
-        control.closest('.field').after(h('p', { class: 'field-error', role: 'alert' }, message));
-      }
-      const shown = control ? control.closest('.field').querySelector('.field-label') : null;
-      const label = shown ? shown.textContent : t(`admin.field.${name}`);
-      return name && label !== `admin.field.${name}` ? `${label}: ${message}` : message;
-    }).join('; ');
-  } else if (error instanceof ApiError && typeof error.detail === 'string') text = bilingual(error.detail);
-  notice.textContent = text;
-  notice.hidden = false;
-}
-
-// Run an action with the busy mark; its failure is shown, never thrown.
-export async function run(action, formEl = null) {
-  $('#notice').hidden = true;
-  $('#busy').hidden = false;
-  try {
-    return await action();
-  } catch (error) {
-    showError(error, formEl);
-    return undefined;
-  } finally {
-    $('#busy').hidden = true;
-  }
-}
-
-export function field(name, control, labelKey = `admin.field.${name}`) {
-  return h('div', { class: 'field' },
-    h('label', { class: 'field-label', for: `f-${name}` }, t(labelKey)), control);
-}
-
-export function input(name, value = '', attrs = {}) {
-  return h('input', { id: `f-${name}`, name, value: value ?? '', autocomplete: 'off', ...attrs });
-}
-
-export function choice(name, options, current) {
-  return h('select', { id: `f-${name}`, name }, options.map(([value, text]) => h('option', {
-    value, selected: String(value) === String(current ?? ''),
-  }, text)));
-}
+const kit = backOffice('admin');
+export const { showError, run, field, table } = kit;
+export { flash, input, choice, section };
 
 export function checks(name, options, chosen) {
   const mine = new Set(chosen || []);
@@ -113,23 +90,7 @@ export function checks(name, options, chosen) {
 
 // A form checked here first (required fields), then sent by handler(form); refusals land next to the field.
 export function adminForm(children, handler, { required = [] } = {}) {
-  const formEl = h('form', { class: 'admin-form', novalidate: true }, children);
-  formEl.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const missing = required.filter((name) => !String(formEl.elements[name]?.value || '').trim());
-    if (missing.length) {
-      showError(new ApiError(422, missing.map((name) => ({
-        loc: ['body', name], type: 'missing', msg: '',
-      }))), formEl);
-      return;
-    }
-    run(() => handler(formEl), formEl);
-  });
-  return formEl;
-}
-
-export function section(titleKey, ...children) {
-  return h('section', { class: 'panel' }, h('h2', {}, t(titleKey)), children);
+  return kit.checkedForm(children, handler, required);
 }
 
 export function buttons(...children) {
@@ -140,14 +101,6 @@ export function saveButtons(back) {
   return buttons(
     h('button', { type: 'submit', class: 'primary', id: 'save' }, t('admin.save')),
     h('button', { type: 'button', onclick: () => go(back) }, t('admin.cancel')));
-}
-
-export function table(columns, rows) {
-  if (!rows.length) return h('p', { class: 'muted empty' }, t('admin.empty'));
-  return h('table', { class: 'list crm-table' },
-    h('thead', {}, h('tr', {}, columns.map(([key]) => h('th', {}, t(key))))),
-    h('tbody', {}, rows.map((row) => h('tr', { dataset: { id: row.id } },
-      columns.map(([, render]) => h('td', {}, render(row)))))));
 }
 
 let routing = 0;

@@ -29,8 +29,22 @@ export function newCall(event) {
     queue: event.queue || null,
     since: Date.now(),
     answered: false,
+    heldSince: null, // when the current hold began (the held timer)
+    heldTotal: 0, // seconds on hold before the current hold
     pop: null,
   };
+}
+
+// A call the server reports in progress (GET /api/desk/live), e.g. after a reload of the page.
+export function callFromLive(row) {
+  const call = newCall(row);
+  const state = row.on_hold ? 'held' : row.state === 'ringing' ? 'ringing' : 'talking';
+  return { ...call, state, answered: state !== 'ringing', heldSince: state === 'held' ? Date.now() : null };
+}
+
+// Seconds the call has been on hold in the current hold (0 when not held).
+export function heldSeconds(call, now = Date.now()) {
+  return call && call.state === 'held' && call.heldSince ? (now - call.heldSince) / 1000 : 0;
 }
 
 // Whether a channel name is the agent's own leg (Local/1001@agents-..., PJSIP/1001-...).
@@ -47,9 +61,13 @@ export function applyEvent(call, event, extension = null) {
     case 'call.answered':
       return call.state === 'ringing' ? next({ state: 'talking', answered: true, since: Date.now() }) : call;
     case 'call.hold':
-      return call.state === 'talking' ? next({ state: 'held' }) : call;
+      return ['talking', 'ringing'].includes(call.state)
+        ? next({ state: 'held', answered: true, heldSince: Date.now() })
+        : call;
     case 'call.unhold':
-      return call.state === 'held' ? next({ state: 'talking' }) : call;
+      return call.state === 'held'
+        ? next({ state: 'talking', heldSince: null, heldTotal: call.heldTotal + heldSeconds(call) })
+        : call;
     case 'call.conference':
       return next({ state: 'conference' });
     case 'call.transferred':

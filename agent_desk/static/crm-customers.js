@@ -83,7 +83,8 @@ export async function list(params) {
     phoneSearch.hidden ? [' ', t('crm.customer.hidden_matches', { count: phoneSearch.hidden })] : null) : null;
   return listSection(BASE, 'customer', {
     found, params, columns: COLUMNS, bar: [bar, matches],
-    buttons: h('button', { type: 'button', onclick: () => go('io') }, t('crm.nav.io')),
+    buttons: [h('button', { type: 'button', onclick: () => go('io') }, t('crm.nav.io')),
+      exportButtons('customers', listQuery(params, ids))],
   });
 }
 
@@ -332,6 +333,17 @@ async function download(url, name) {
   saveBlob(await response.blob(), name);
 }
 
+// Download what the list shows (all its pages): the list's own filters and search go with the file.
+export function exportButtons(kind, query) {
+  const { page, size, sort, ...filters } = query;
+  const save = (format) => guarded(() => download(
+    `/api/crm/export/${kind}${qs({ ...filters, format, lang: getLang() })}`, `${kind}.${format}`));
+  return h('span', { class: 'export-buttons', dataset: { export: kind } },
+    h('button', { type: 'button', class: 'export-xlsx', onclick: save('xlsx') }, t('crm.io.export_xlsx')),
+    h('button', { type: 'button', class: 'export-csv', title: t('crm.io.csv_hint'), onclick: save('csv') },
+      t('crm.io.export_csv')));
+}
+
 function progressView() {
   const bar = h('progress', { max: 100, value: 0, class: 'import-progress' });
   const text = h('span', { class: 'muted' });
@@ -352,12 +364,25 @@ function progressView() {
   };
 }
 
+function planTable(report) {
+  if (!report.plan || !report.plan.length) return null;
+  return table([
+    { label: 'crm.io.row', key: 'row', class: 'num' },
+    { label: 'crm.io.action', render: (p) => t(`crm.io.action_${p.action}`) },
+    { label: 'crm.io.customer', render: (p) => (p.customer_id ? link(`customers/${p.customer_id}`, p.name) : p.name) },
+    { label: 'crm.io.changes', render: (p) => (p.changes || []).map((c) => label('io_field', c)).join(', ') },
+  ], report.plan);
+}
+
 function importReport(report, errorsButton) {
-  return h('div', { class: 'import-report' },
-    h('p', { class: report.errors.length ? 'status-bad' : 'status-ok' },
-      t('crm.io.result', { total: report.total, imported: report.imported, errors: report.errors.length })),
-    report.errors.length && !report.imported && report.mode === 'all_or_nothing'
+  const counts = { created: report.created, updated: report.updated, skipped: report.skipped, imported: report.imported };
+  return h('div', { class: 'import-report', dataset: { dryRun: report.dry_run ? 'true' : 'false' } },
+    h('p', { class: report.errors.length ? 'status-bad' : 'status-ok', id: 'import-counts' },
+      t(report.dry_run ? 'crm.io.preview_result' : 'crm.io.result_updates',
+        { total: report.total, ...counts, errors: report.errors.length })),
+    report.errors.length && !report.imported && report.mode === 'all_or_nothing' && !report.dry_run
       ? h('p', { class: 'muted' }, t('crm.io.nothing_saved')) : null,
+    report.dry_run ? planTable(report) : null,
     report.errors.length ? [errorsButton, table([
       { label: 'crm.io.row', key: 'row', class: 'num' },
       { label: 'crm.io.column', key: 'column' },
@@ -369,10 +394,11 @@ function importPanel() {
   const progress = progressView();
   const result = h('div', { id: 'import-result' });
   const fileInput = h('input', { type: 'file', name: 'file', required: true, accept: '.xlsx,.csv,.txt' });
-  const send = (file, url, type, validOnly) => {
+  const send = (file, url, type, validOnly, dryRun = false) => {
     const data = new FormData();
     data.append('file', file);
     if (validOnly !== undefined) data.append('valid_only', validOnly ? 'true' : 'false');
+    if (dryRun) data.append('dry_run', 'true');
     return upload(url, data, type, (f) => progress.sending(f)).finally(() => progress.done());
   };
   const errorsButton = (file) => h('button', {
@@ -382,25 +408,33 @@ function importPanel() {
       saveBlob(blob, 'import-errors.csv');
     }),
   }, t('crm.io.error_report'));
-  const run = async (values) => {
+  const validOnly = h('input', { type: 'checkbox', name: 'valid_only' });
+  const run = async (dryRun) => {
     const file = fileInput.files[0];
     fill(result);
-    const report = await send(file, '/api/crm/import/customers', 'json', values.valid_only === 'on');
+    const report = await send(file, '/api/crm/import/customers', 'json', validOnly.checked, dryRun);
     fill(result, importReport(report, errorsButton(file)));
   };
+  const preview = h('button', {
+    type: 'button', id: 'import-preview',
+    onclick: guarded(async () => { if (fileInput.reportValidity()) await run(true); }),
+  }, t('crm.io.preview'));
   return section('crm.io.import',
     h('p', { class: 'muted' }, t('crm.io.import_hint')),
+    h('p', { class: 'muted' }, t('crm.io.update_hint')),
     form({ class: 'inline-form', id: 'import-form' }, [
       fileInput,
-      h('label', {}, h('input', { type: 'checkbox', name: 'valid_only' }), ' ', t('crm.io.valid_only')),
+      h('label', {}, validOnly, ' ', t('crm.io.valid_only')),
+      preview,
       h('button', { type: 'submit', class: 'primary' }, t('crm.io.upload')),
-    ], run, { rerender: false }),
+    ], () => run(false), { rerender: false }),
     progress.box, result);
 }
 
 function exportPanel() {
   const chooser = (name) => select(name, [['xlsx', 'Excel (.xlsx)'], ['csv', 'CSV'], ['txt', 'TXT']]);
   return section('crm.io.export',
+    h('p', { class: 'muted', id: 'csv-hint' }, t('crm.io.csv_hint')),
     form({ class: 'inline-form', id: 'export-customers' }, [
       h('span', {}, t('crm.io.customers')), chooser('format'),
       h('button', { type: 'submit' }, t('crm.io.download')),

@@ -5,7 +5,7 @@ import { t } from '/static/i18n.js';
 import { api, get, post } from '/static/api.js';
 import { h } from '/static/dom.js';
 import { formatTime, fromBusinessTime } from '/static/time.js';
-import { upload } from '/static/crm-customers.js';
+import { upload, exportButtons } from '/static/crm-customers.js';
 import {
   PAGE_SIZE, session, go, qs, when, bilingual, label, userName, optional, action, field, details, select, form,
   section, table, filterBar, link, badge, customerNames, customerLink, workflowSteps, stepName, stepTrack,
@@ -80,7 +80,7 @@ export async function list(params) {
     { label: 'crm.ticket.assignee', render: (x) => userName(x.assignee_id) },
     { label: 'crm.ticket.due_at', sort: 'due_at', render: dueCell },
   ];
-  return listSection(BASE, 'ticket', { found, params, columns, bar });
+  return listSection(BASE, 'ticket', { found, params, columns, bar, buttons: exportButtons('tickets', listQuery(params)) });
 }
 
 // --- new ticket ----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { t, inLanguage, loadNamespace, applyI18n, bindLangSwitch } from '/static
 import { formatTime } from '/static/time.js';
 import { get, post, ApiError } from '/static/api.js';
 import { h, fill, $ } from '/static/dom.js';
+import { flash } from '/static/forms.js';
 import { busy, guarded, showError } from '/static/ivr-admin.js';
 import * as customers from '/static/crm-customers.js';
 import * as tickets from '/static/crm-tickets.js';
@@ -88,22 +89,29 @@ export async function optional(promise, fallback = null) {
   }
 }
 
-export function flash(text) {
-  const box = $('#flash');
-  box.textContent = text;
-  box.hidden = false;
-  clearTimeout(flash.timer);
-  flash.timer = setTimeout(() => { box.hidden = true; }, 5000);
+export { flash };
+
+// The field a refusal names, as the CRM's forms call it (empty when no form has such a field).
+function fieldLabel(name) {
+  for (const family of ['order', 'ticket', 'customer', 'contact']) {
+    const key = `crm.${family}.${name}`;
+    if (t(key) !== key) return t(key);
+  }
+  return '';
 }
 
-// FastAPI's validation errors (a list) as one readable line: "field: message; ...".
+// FastAPI's validation errors (a list) as one line in the page's language: "field: message; ...".
 function readable(error) {
   if (!(error instanceof ApiError) || !Array.isArray(error.detail)) return error;
   const text = error.detail.map((d) => {
-    const where = (d.loc || []).filter((part) => part !== 'body').join('.');
-    return where ? `${where}: ${d.msg}` : d.msg;
+    const path = (d.loc || []).filter((part) => part !== 'body' && typeof part !== 'number');
+    const where = path.length ? fieldLabel(String(path[path.length - 1])) : '';
+    const message = inLanguage(d.msg || '');
+    return where ? `${where}: ${message}` : message;
   }).join('; ');
-  return new ApiError(error.status, text);
+  const shown = new ApiError(error.status, text);
+  shown.message = text;
+  return shown;
 }
 
 // A handler that shows progress and any error; re-renders the route after it unless told not to.
@@ -346,7 +354,8 @@ async function main() {
   $('#user-name').textContent = session.me.display_name || session.me.username;
   await loadUsers();
   window.addEventListener('hashchange', route);
-  document.addEventListener('langchange', route);
+  // A message shown before the switch stays in the old language: drop it with the switch.
+  document.addEventListener('langchange', () => { $('#flash').hidden = true; route(); });
   await route();
 }
 

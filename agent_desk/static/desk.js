@@ -6,14 +6,15 @@ import { h, fill, $, clock } from '/static/dom.js';
 import { get, post, api } from '/static/api.js';
 import { DeskSocket, bindBanner } from '/static/ws.js';
 import { Softphone } from '/static/softphone.js';
-import { actionsFor, applyEvent, newCall } from '/static/callstate.js';
+import { actionsFor, applyEvent, newCall, callFromLive, heldSeconds } from '/static/callstate.js';
 
 const desk = {
   me: null,
   agent: { state: 'logged_out', reason: '', since: Date.now(), queues: [] },
   calls: new Map(), // call_id -> call (callstate.js)
   active: null, // call_id shown in the call panel and the pop
-  wrapup: null, // {until, callId}
+  kept: null, // the ended call whose pop stays open (wrap-up: finish its ticket or note)
+  wrapup: null, // {until}: the server's wrap-up deadline
   catalog: null,
   softphone: null,
   socket: null,
@@ -70,7 +71,9 @@ function renderState() {
   el.className = `state state-${desk.agent.state}`;
   el.dataset.state = desk.agent.state;
   el.textContent = t(`state.${desk.agent.state}`);
-  $('#agent-reason').textContent = desk.agent.reason ? label('reason', desk.agent.reason) : '';
+  // in wrap-up the state says it all: its reason (after-call work) is not repeated
+  const reason = desk.agent.state === 'wrap_up' && desk.agent.reason === 'after_call_work' ? '' : desk.agent.reason;
+  $('#agent-reason').textContent = reason ? label('reason', reason) : '';
   for (const label of document.querySelectorAll('#queue-list label')) {
     label.classList.toggle('linked', desk.agent.queues.includes(label.dataset.queue));
   }
@@ -83,6 +86,54 @@ function onAgentState(event) {
     since: changed ? Date.now() : desk.agent.since,
   };
   renderState();
+  // Out of a call by the server's account: ask it where the agent stands (the wrap-up's deadline, calls
+  // the PBX ended without the desk hearing of it).
+  if (changed && !['on_call', 'ringing'].includes(event.state)) reconcileSoon();
+}
+
+// --- the server's view: state, calls in progress, wrap-up deadline (GET /api/desk/live) --------------------
+let reconcileTimer = null;
+function reconcileSoon() {
+  clearTimeout(reconcileTimer);
+  reconcileTimer = setTimeout(reconcile, 150);
+}
+
+async function reconcile() {
+  if (!ext()) return;
+  let live;
+  try {
+    live = await get('/api/desk/live');
+  } catch (err) {
+    return; // the socket's banner tells of a lost server; nothing to reconcile with
+  }
+  const known = new Set(live.calls.map((c) => c.call_id));
+  for (const call of [...desk.calls.values()]) {
+    if (!known.has(call.callId)) finishCall({ ...call, state: 'ended' }); // the PBX no longer has it
+  }
+  for (const row of live.calls) {
+    if (!desk.calls.has(row.call_id)) {
+      desk.calls.set(row.call_id, callFromLive(row));
+      if (!desk.active) desk.active = row.call_id;
+    }
+  }
+  if (live.agent && (live.agent.state !== desk.agent.state || live.agent.reason !== desk.agent.reason)) {
+    desk.agent = { ...live.agent, since: Date.now() };
+  }
+  setWrapup(live.wrapup_until);
+  $('#login-paused').checked = $('#login-paused').checked || Boolean(live.pending_pause);
+  renderState();
+  renderCall();
+}
+
+function setWrapup(until) {
+  desk.wrapup = until ? { until: Date.parse(until) } : null;
+  $('#wrapup').hidden = !desk.wrapup;
+  tickWrapup();
+}
+
+function tickWrapup() {
+  if (!desk.wrapup) return;
+  $('#wrapup-left').textContent = clock(Math.max(0, (desk.wrapup.until - Date.now()) / 1000));
 }
 
 function queueChoice() {
@@ -101,7 +152,10 @@ function renderCall() {
       h('div', {}, call.caller.name || ''),
       h('div', { class: 'muted' },
         h('span', { id: 'call-state', dataset: { state: call.state } }, t(`call.state.${call.state}`)), ' · ',
-        h('span', { id: 'call-timer' }, clock((Date.now() - call.since) / 1000))));
+        h('span', { id: 'call-timer' }, clock((Date.now() - call.since) / 1000))),
+      call.state === 'held'
+        ? h('div', { class: 'held', id: 'held' }, `${t('call.held_for')} `, h('b', { id: 'held-timer' }, clock(heldSeconds(call))))
+        : null);
   }
   renderButtons();
 }
@@ -176,32 +230,40 @@ function updateCall(callId, event) {
   if (desk.active === callId) renderCall();
 }
 
+// The call is over for the desk. Its pop stays open with its forms (a ticket or a note is finished during
+// wrap-up) until the next call pops or the agent closes it; the server times the wrap-up.
 function finishCall(call) {
   desk.calls.delete(call.callId);
-  if (desk.active === call.callId) {
-    desk.active = desk.calls.size ? [...desk.calls.keys()].pop() : null;
-    renderCall();
+  if (desk.active !== call.callId) return;
+  desk.active = desk.calls.size ? [...desk.calls.keys()].pop() : null;
+  renderCall();
+  if (!desk.active && call.pop) {
+    desk.kept = call;
+    markPopEnded();
+  } else {
     renderPop();
   }
-  if (call.answered) startWrapup(call.callId);
+  if (call.answered) reconcileSoon();
 }
 
-// --- wrap-up: after-call work for wrapup_s seconds, through the PBX, then available again -----------------
-async function startWrapup(callId) {
-  const seconds = desk.me.wrapup_s;
-  if (!seconds || desk.agent.state === 'paused' || desk.agent.state === 'logged_out') return;
-  desk.wrapup = { until: Date.now() + seconds * 1000, callId };
-  $('#wrapup').hidden = false;
-  await attempt(() => post('/api/desk/state', { paused: true, reason: 'after_call_work' }));
-}
-
-async function endWrapup() {
-  desk.wrapup = null;
-  $('#wrapup').hidden = true;
-  // Back to available only when the agent did not choose another state meanwhile.
-  if (['paused', 'wrap_up'].includes(desk.agent.state) && desk.agent.reason === 'after_call_work') {
-    await attempt(() => post('/api/desk/state', { paused: false }));
+function markPopEnded() {
+  const status = $('#pop-status');
+  if (status) {
+    status.hidden = false;
+    status.textContent = t('pop.call_ended');
   }
+  const close = $('#pop-close');
+  if (close) close.hidden = false;
+}
+
+function closeKeptPop() {
+  desk.kept = null;
+  renderPop();
+}
+
+// --- wrap-up: timed on the server (wrapup_s); the desk shows the deadline and can end it now --------------
+async function endWrapup() {
+  if (await attempt(() => post('/api/desk/wrapup/end', {}))) reconcileSoon();
 }
 
 // --- screen-pop --------------------------------------------------------------------------------------------
@@ -283,9 +345,23 @@ function ticketForm(pop) {
     event.preventDefault();
     const body = { customer_id: pop.customer ? pop.customer.id : null, type_id: Number(form.type_id.value),
       title: form.title.value.trim(), priority: form.priority.value };
-    if (await attempt(() => post(`/api/desk/calls/${encodeURIComponent(pop.call_id)}/ticket`, body), t('pop.ticket_created'))) form.reset();
+    const result = await attempt(() => post(`/api/desk/calls/${encodeURIComponent(pop.call_id)}/ticket`, body), t('pop.ticket_created'));
+    if (result) {
+      form.reset();
+      // the new ticket is one of the customer's open tickets now: shown at once, the forms left as they are
+      pop.open_tickets = [{ id: result.ticket.id, title: result.ticket.title, status: 'open' }, ...(pop.open_tickets || [])];
+      $('#pop-tickets').replaceWith(openTickets(pop));
+    }
   });
   return form;
+}
+
+function openTickets(pop) {
+  const card = section('pop.open_tickets', pop.open_tickets, (tk) => h('li', { dataset: { ticket: tk.id } },
+    h('span', { class: 'grow' }, `#${tk.id} ${tk.title}`), h('span', { class: 'muted' }, label('ticket.status', tk.status)),
+    linkButton(pop.call_id, { ticket_id: tk.id })));
+  card.id = 'pop-tickets';
+  return card;
 }
 
 function orderForm(pop) {
@@ -314,8 +390,10 @@ function noteForm(pop) {
   return form;
 }
 
+const popCall = () => activeCall() || desk.kept;
+
 function renderPop() {
-  const call = activeCall();
+  const call = popCall();
   const pop = call && call.pop;
   const el = $('#pop');
   $('#pop-empty').hidden = Boolean(pop);
@@ -326,17 +404,22 @@ function renderPop() {
   }
   el.dataset.callId = pop.call_id;
   const wait = pop.wait_s === null || pop.wait_s === undefined ? '-' : `${Math.round(pop.wait_s)}s`;
+  const outbound = pop.direction === 'outbound';
+  const ended = call === desk.kept;
+  el.dataset.direction = outbound ? 'outbound' : 'inbound';
   fill(el,
     h('div', { class: 'head' },
       h('span', { class: 'number', id: 'pop-number' }, phone(pop.caller.number)),
       h('span', {}, pop.caller.name || ''),
-      h('span', { class: 'muted' }, `${t('pop.queue')}: `, h('b', { id: 'pop-queue' }, pop.queue || '-')),
-      h('span', { class: 'muted' }, `${t('pop.wait')}: `, h('b', { id: 'pop-wait' }, wait))),
+      outbound
+        ? h('span', { class: 'muted', id: 'pop-outbound' }, t('pop.outbound'))
+        : [h('span', { class: 'muted' }, `${t('pop.queue')}: `, h('b', { id: 'pop-queue' }, pop.queue || '-')),
+          h('span', { class: 'muted' }, `${t('pop.wait')}: `, h('b', { id: 'pop-wait' }, wait))],
+      h('span', { class: 'pop-status', id: 'pop-status', hidden: !ended }, ended ? t('pop.call_ended') : ''),
+      h('button', { type: 'button', id: 'pop-close', hidden: !ended, onclick: closeKeptPop }, t('pop.close'))),
     ivrPath(pop),
     customerCard(pop),
-    section('pop.open_tickets', pop.open_tickets, (tk) => h('li', {},
-      h('span', { class: 'grow' }, `#${tk.id} ${tk.title}`), h('span', { class: 'muted' }, label('ticket.status', tk.status)),
-      linkButton(pop.call_id, { ticket_id: tk.id }))),
+    openTickets(pop),
     section('pop.recent_orders', pop.recent_orders, (o) => h('li', {},
       h('span', { class: 'grow' }, `${o.number} ¥${o.total}`), h('span', { class: 'muted' }, label('order.status', o.status)),
       linkButton(pop.call_id, { order_id: o.id }))),
@@ -366,8 +449,12 @@ function onEvent(event) {
       call = newCall(event);
       desk.calls.set(event.call_id, call);
     }
-    if (type === 'screen.pop') desk.calls.set(event.call_id, { ...call, pop: event, queue: event.queue });
+    if (type === 'screen.pop') {
+      const caller = event.direction === 'outbound' ? event.caller : call.caller;
+      desk.calls.set(event.call_id, { ...call, pop: event, queue: event.queue, caller });
+    }
     desk.active = event.call_id;
+    desk.kept = null; // a new call's pop replaces the one kept after the last call
     renderCall();
     renderPop();
     return;
@@ -422,6 +509,11 @@ async function loadMessages() {
     h('span', { class: 'grow' }, o.number), h('span', { class: 'muted' }, inLanguage(o.step)))) : none());
   fill($('#msg-announcements'), box.announcements.length ? box.announcements.map((a) => h('li', {},
     h('span', { class: 'grow' }, h('b', {}, a.title), ' ', a.body))) : none());
+  const alerts = box.stock_alerts || []; // only for those who keep the stock
+  for (const el of document.querySelectorAll('.stock-alerts, #msg-stock')) el.hidden = !alerts.length;
+  fill($('#msg-stock'), alerts.map((a) => h('li', { dataset: { product: a.product_id } },
+    h('span', { class: 'grow' }, `${a.sku} ${a.name}`),
+    h('span', { class: 'muted' }, t('common.stock_alert', { stock: a.stock, minimum: a.minimum })))));
 }
 
 function showTab(name) {
@@ -465,13 +557,22 @@ function bindActions() {
   for (const button of document.querySelectorAll('[data-action]')) {
     button.addEventListener('click', () => callAction(button.dataset.action));
   }
-  $('#queues-login').addEventListener('click', () =>
-    attempt(() => post('/api/desk/queues/login', { queues: queueChoice() }), t('desk.queue_login_sent')));
+  $('#queues-login').addEventListener('click', () => {
+    const paused = $('#login-paused').checked;
+    const body = { queues: queueChoice(), paused, reason: paused ? $('#pause-reason').value : '' };
+    attempt(() => post('/api/desk/queues/login', body), t(paused ? 'desk.queue_login_paused_sent' : 'desk.queue_login_sent'));
+  });
+  $('#wrapup-end').addEventListener('click', endWrapup);
   $('#queues-logout').addEventListener('click', () =>
     attempt(() => post('/api/desk/queues/logout', { queues: queueChoice() }), t('desk.queue_logout_sent')));
   $('#ready-button').addEventListener('click', () => attempt(() => post('/api/desk/state', { paused: false })));
-  $('#pause-button').addEventListener('click', () =>
-    attempt(() => post('/api/desk/state', { paused: true, reason: $('#pause-reason').value })));
+  $('#pause-button').addEventListener('click', async () => {
+    const result = await attempt(() => post('/api/desk/state', { paused: true, reason: $('#pause-reason').value }));
+    if (result && result.pending) { // in no queue yet: the next queue login goes in paused
+      $('#login-paused').checked = true;
+      notify(t('desk.pause_pending'));
+    }
+  });
   $('#logout-button').addEventListener('click', async () => {
     await api('POST', '/api/auth/logout').catch(() => null);
     location.href = '/login';
@@ -492,6 +593,7 @@ function bindActions() {
       desk.socket.lastSeq = null;
       desk.socket.start();
       loadHistory();
+      reconcile();
     }
   });
   $('#history-filters').addEventListener('submit', (event) => { event.preventDefault(); loadHistory(); });
@@ -503,11 +605,19 @@ function tick() {
   const timer = $('#call-timer');
   const call = activeCall();
   if (timer && call) timer.textContent = clock((Date.now() - call.since) / 1000);
-  if (desk.wrapup) {
-    const left = (desk.wrapup.until - Date.now()) / 1000;
-    $('#wrapup-left').textContent = clock(Math.max(0, left));
-    if (left <= 0) endWrapup();
-  }
+  const held = $('#held-timer');
+  if (held && call) held.textContent = clock(heldSeconds(call));
+  tickWrapup(); // the server ends the wrap-up at its deadline; the next agent.state hides the countdown
+}
+
+// The server closed this tab's socket because the user's binding changed: show the seat he holds now.
+async function rebound() {
+  const me = await attempt(() => get('/api/desk/me'));
+  if (!me) return;
+  desk.me = me;
+  renderWho();
+  buildQueues();
+  if (!ext()) $('#bind-dialog').showModal();
 }
 
 async function main() {
@@ -523,9 +633,12 @@ async function main() {
   renderState();
   renderCall();
   renderPop();
-  desk.socket = new DeskSocket({ onEvent, onGap: () => loadHistory() });
+  desk.socket = new DeskSocket({ onEvent, onGap: () => { loadHistory(); reconcile(); }, onRebind: rebound });
   bindBanner(desk.socket, $('#offline-banner'));
+  const banner = desk.socket.onStatus;
+  desk.socket.onStatus = (online) => { banner(online); if (online) reconcileSoon(); };
   desk.socket.start();
+  reconcile(); // a call in progress or a wrap-up survives a reload of the page
   window.deskApp = desk; // for the browser tests and for support staff in the console
   document.addEventListener('langchange', () => { renderWho(); renderState(); renderCall(); renderPop(); });
   setInterval(tick, 1000);

@@ -14,6 +14,9 @@ export const PAGES = [
   ['/wallboard', 'nav.wallboard', ['admin', 'supervisor']],
   ['/reports', 'nav.reports', ['admin', 'supervisor', 'quality']],
   ['/messaging', 'nav.messaging', ['admin', 'supervisor']],
+  ['/sales', 'nav.sales', ['admin', 'supervisor', 'agent', 'quality']],
+  ['/purchasing', 'nav.purchasing', ['admin', 'supervisor']],
+  ['/manager', 'nav.manager', ['admin', 'supervisor', 'quality']],
   ['/admin/outbound', 'nav.outbound', ['admin', 'supervisor']],
   ['/voicemail', 'nav.voicemail', ['admin', 'supervisor']],
   ['/admin/ivr', 'nav.ivr', ['admin']],
@@ -51,3 +54,18 @@ class CcNav extends HTMLElement {
 }
 
 if (!customElements.get('cc-nav')) customElements.define('cc-nav', CcNav);
+
+// Menu visibility per role (系统管理 → 菜单): links every one of the user's roles leaves out are removed.
+// Only links: each page and API still checks its permission. Asked once; a failure hides nothing.
+const hiddenMenus = fetch('/api/crm/menus/mine', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+  .then((response) => (response.ok ? response.json() : { hidden: [] }))
+  .then((body) => new Set(body.hidden || []), () => new Set());
+function pruneMenus(nav) {
+  hiddenMenus.then((hidden) => {
+    for (const a of nav.querySelectorAll('a.cc-nav-link')) if (hidden.has(a.getAttribute('href'))) a.remove();
+  });
+}
+for (const nav of document.querySelectorAll('cc-nav')) {
+  new MutationObserver(() => pruneMenus(nav)).observe(nav, { childList: true });
+  pruneMenus(nav);
+}

@@ -1,4 +1,4 @@
-// The recordings page: search, a result table where one click plays a row, the index status counts.
+// The recordings page: search, one row per recorded call (one click plays it), the list's counts per status.
 // Query parameters fill the search (e.g. ?call_id=... from a call row, ?customer_id=... from a customer,
 // ?ticket_id=... from a ticket); with ?play=1 the first playable result is loaded into the player.
 import { t, errorText, loadNamespace, applyI18n, bindLangSwitch } from '/static/i18n.js';
@@ -50,20 +50,23 @@ async function getJson(url) {
   return data;
 }
 
-function select(tr, item) {
+function select(tr, file) {
   for (const other of rows.querySelectorAll('tr.current')) other.classList.remove('current');
   tr.classList.add('current');
-  player.load({ id: item.id }, { autoplay: true });
+  player.load({ id: file.id }, { autoplay: true });
 }
 
+// One row per recorded call; each of its files (the queue's recording of the whole call, the agent's)
+// gets its own play button, the best one first.
 function row(item) {
   const tr = document.createElement('tr');
   tr.className = 'rec-row';
   tr.dataset.id = String(item.id);
   tr.dataset.callId = item.call_id || '';
-  const started = formatTime(item.started_at);
+  const files = item.files && item.files.length ? item.files : [item];
+  tr.dataset.files = String(files.length);
   tr.append(
-    cell(started),
+    cell(formatTime(item.started_at)),
     cell(item.agent),
     cell(item.queue),
     cell(item.caller_number),
@@ -73,16 +76,37 @@ function row(item) {
     cell(t(`recordings.status_${item.status}`)),
   );
   const td = document.createElement('td');
-  if (item.playable) {
+  td.className = 'rec-files';
+  for (const file of files) {
+    if (!file.playable) continue;
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'rec-play';
-    button.textContent = t('recordings.play');
-    button.addEventListener('click', () => select(tr, item));
+    button.dataset.id = String(file.id);
+    const kind = t(`recordings.file_${file.kind || 'other'}`);
+    button.textContent = files.length > 1 ? `${t('recordings.play')} · ${kind} ${duration(file.duration_s)}` : t('recordings.play');
+    button.title = kind;
+    button.addEventListener('click', () => select(tr, file));
     td.append(button);
   }
   tr.append(td);
   return tr;
+}
+
+// The counters are the list's own rows per status (same query, same scope, same filters).
+function showCounts(counts) {
+  const box = document.getElementById('rec-status');
+  const parts = ['total', 'ready', 'recording', 'pending', 'unlinked', 'missing', 'invalid', 'deleted'].map((key) => {
+    const span = document.createElement('span');
+    span.dataset.count = key;
+    const label = document.createElement('span');
+    label.textContent = `${t(key === 'total' ? 'recordings.total' : `recordings.status_${key}`)}: `;
+    const value = document.createElement('b');
+    value.textContent = String((counts && counts[key]) ?? 0);
+    span.append(label, value);
+    return span;
+  });
+  box.replaceChildren(...parts);
 }
 
 async function search() {
@@ -91,6 +115,7 @@ async function search() {
     const page = await getJson(`/api/recordings?${queryString()}`);
     if (!page) return null;
     rows.replaceChildren(...page.items.map(row));
+    showCounts(page.counts);
     document.getElementById('rec-page').textContent = t('recordings.page_info', {
       from: page.total ? offset + 1 : 0, to: offset + page.items.length, total: page.total,
     });
@@ -101,26 +126,6 @@ async function search() {
   } catch (error) {
     message.textContent = `${t('recordings.err_generic')} ${error.message}`;
     return null;
-  }
-}
-
-async function showStatus() {
-  const box = document.getElementById('rec-status');
-  try {
-    const counts = await getJson('/api/recordings/status');
-    if (!counts) return;
-    const parts = ['total', 'ready', 'recording', 'pending', 'unlinked', 'missing', 'invalid', 'deleted'].map((key) => {
-      const span = document.createElement('span');
-      const label = document.createElement('span');
-      label.textContent = `${t(key === 'total' ? 'recordings.total' : `recordings.status_${key}`)}: `;
-      const value = document.createElement('b');
-      value.textContent = String(counts[key] ?? 0);
-      span.append(label, value);
-      return span;
-    });
-    box.replaceChildren(...parts);
-  } catch (_) {
-    box.replaceChildren(); // counts need the recording.read permission; the list still works without them
   }
 }
 
@@ -141,13 +146,13 @@ async function main() {
   form.addEventListener('submit', (event) => { event.preventDefault(); offset = 0; search(); });
   document.getElementById('rec-prev').addEventListener('click', () => { offset = Math.max(0, offset - PAGE); search(); });
   document.getElementById('rec-next').addEventListener('click', () => { offset += PAGE; search(); });
-  document.addEventListener('langchange', () => { search(); showStatus(); });
+  document.addEventListener('langchange', () => { search(); });
   const page = await search();
-  showStatus();
   if (autoplay && page) {
     const first = page.items.find((item) => item.playable);
     const tr = first && rows.querySelector(`tr[data-id="${first.id}"]`);
-    if (tr) select(tr, first);
+    const file = first && (first.files || [first]).find((f) => f.playable);
+    if (tr && file) select(tr, file);
   }
 }
 

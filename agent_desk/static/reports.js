@@ -97,13 +97,67 @@ function renderTable(table) {
   }));
 }
 
+// Reports whose rows are one per period and per queue: the chart draws one series per queue of the
+// measure chosen beside it (not one line zig-zagging across the queues).
+const SPLIT = { queue_history: 'queue' };
+const measureSelect = document.getElementById('rp-measure');
+
+function splitChart(table, spec, index, labelOf) {
+  const splitKey = SPLIT[table.kind];
+  const si = index[splitKey];
+  const measures = spec.series.filter((k) => k in index);
+  fillMeasures(measures, labelOf);
+  const measure = measures.includes(measureSelect.value) ? measureSelect.value : measures[0];
+  const xi = index[spec.x];
+  const periods = [];
+  const groups = new Map();
+  for (const row of table.rows) {
+    const x = row[xi];
+    if (!periods.includes(x)) periods.push(x);
+    const group = row[si] ?? '';
+    if (!groups.has(group)) groups.set(group, new Map());
+    groups.get(group).set(x, row[index[measure]]);
+  }
+  const datasets = [...groups.entries()].map(([group, values], n) => ({
+    label: String(group),
+    data: periods.map((p) => (values.has(p) ? values.get(p) : null)),
+    backgroundColor: COLOURS[n % COLOURS.length],
+    borderColor: COLOURS[n % COLOURS.length],
+    spanGaps: true,
+  }));
+  const y = measure.endsWith('_pct') ? { beginAtZero: true, min: 0, max: 100 } : { beginAtZero: true };
+  y.title = { display: true, text: labelOf[measure] };
+  return { labels: periods, datasets, scales: { x: {}, y } };
+}
+
+function fillMeasures(measures, labelOf) {
+  const current = measureSelect.value;
+  measureSelect.replaceChildren(...measures.map((key) => {
+    const option = el('option', '', labelOf[key]);
+    option.value = key;
+    return option;
+  }));
+  measureSelect.value = measures.includes(current) ? current : measures[0];
+}
+
 function renderChart(table) {
   if (chart) chart.destroy();
   chart = null;
   const spec = table.chart || {};
+  const split = SPLIT[table.kind];
+  document.getElementById('rp-measure-label').hidden = !split;
   if (!window.Chart || !spec.x || !spec.series || !table.rows.length) return;
   const index = Object.fromEntries(table.columns.map((c, i) => [c.key, i]));
   const labelOf = Object.fromEntries(table.columns.map((c) => [c.key, c.label]));
+  if (split && index[split] !== undefined) {
+    const data = splitChart(table, spec, index, labelOf);
+    chart = new window.Chart(document.getElementById('rp-chart'), {
+      type: spec.type === 'line' ? 'line' : 'bar',
+      data: { labels: data.labels, datasets: data.datasets },
+      options: { responsive: true, maintainAspectRatio: false, animation: false, scales: data.scales },
+    });
+    return;
+  }
   const xi = index[spec.x];
   const rows = table.rows.slice(0, 200);
   const labels = rows.map((r) => (index.period !== undefined && spec.x !== 'period' ? `${r[xi]} ${r[index.period]}` : r[xi]));
@@ -177,6 +231,7 @@ async function main() {
   form.addEventListener('submit', run);
   document.getElementById('rp-xlsx').addEventListener('click', () => exportAs('xlsx'));
   document.getElementById('rp-csv').addEventListener('click', () => exportAs('csv'));
+  measureSelect.addEventListener('change', () => { if (last) renderChart(last); });
   document.addEventListener('langchange', () => {
     fillSelect(document.getElementById('rp-kind'), KINDS, 'rp.kind_');
     fillSelect(document.getElementById('rp-group'), GROUPS, 'rp.group_');

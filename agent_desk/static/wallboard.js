@@ -123,9 +123,11 @@ function actionButtons(row) {
   add('wb.listen', () => supervise('spy', { extension: ext, mode: 'listen' }));
   add('wb.whisper', () => supervise('spy', { extension: ext, mode: 'whisper' }));
   add('wb.barge', () => supervise('spy', { extension: ext, mode: 'barge' }));
-  if (row.state === 'paused') {
-    add('wb.unpause', () => supervise('pause', { extension: ext, paused: false, reason: '' }));
-  } else {
+  // every state has a way out: a wrap-up can be ended (by its rule) and a paused agent made available
+  if (row.state === 'wrap_up') add('wb.end_wrapup', () => supervise('wrapup/end', { extension: ext }));
+  if (row.state === 'paused' || row.state === 'wrap_up') {
+    add('wb.make_available', () => supervise('available', { extension: ext }));
+  } else if (row.state !== 'logged_out') {
     add('wb.force_pause', () => supervise('pause', { extension: ext, paused: true, reason: '' }));
   }
   add('wb.force_logout', () => {
@@ -150,7 +152,8 @@ function renderAgents() {
         el('td', '', row.name || row.agent),
         el('td', '', row.extension || ''),
         stateCell,
-        el('td', '', reasonText(row.reason)),
+        // in wrap-up the state says it all: its reason (after-call work) is not repeated
+        el('td', '', row.state === 'wrap_up' && row.reason === 'after_call_work' ? '' : reasonText(row.reason)),
         since,
         el('td', 'num', String(row.calls_today ?? 0)),
         el('td', '', row.current_caller || ''),

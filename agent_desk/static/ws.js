@@ -5,11 +5,12 @@
 const PING_MS = 20000;
 
 export class DeskSocket {
-  constructor({ url = '/ws', onEvent = () => {}, onStatus = () => {}, onGap = () => {} } = {}) {
+  constructor({ url = '/ws', onEvent = () => {}, onStatus = () => {}, onGap = () => {}, onRebind = () => {} } = {}) {
     this.url = url;
     this.onEvent = onEvent;
     this.onStatus = onStatus;
     this.onGap = onGap;
+    this.onRebind = onRebind;
     this.lastSeq = null;
     this.welcome = false;
     this.ws = null;
@@ -60,6 +61,11 @@ export class DeskSocket {
       if (closing.code === 4401 || closing.code === 1008) {
         this.toLogin();
         return;
+      }
+      // The user's seat or extension changed (here or in another tab): reconnect under the binding of now.
+      if (closing.code === 4409) {
+        this.lastSeq = null; // another extension's frames: nothing to resume
+        this.onRebind();
       }
       // A refused handshake looks like a network error: ask the API whether the session has ended.
       if (this.attempt >= 2) this.checkSession();
