@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL; empty means sqlite in data_dir.")
     redis_url: str = Field("", description="Redis URL; empty means the in-process event bus.")
     bus_stream_maxlen: int = Field(100_000, description="Bounded length of the Redis event history stream.")
+    redis_prefix: str = Field(
+        "cc:",
+        description="Prefix of every Redis key (event stream, live channel, bridge lock): centers sharing "
+        "one Redis keep apart by it.",
+    )
     redis_timeout_s: float = Field(
         5.0, description="A Redis publish not answered within this fails; the journal hands it over again."
     )
@@ -67,13 +72,16 @@ class Settings(BaseSettings):
     bridge_lock_ttl_s: float = Field(
         10.0, description="TTL of the Redis lock that elects the one active AMI bridge per PBX."
     )
+    command_relay_timeout_s: float = Field(
+        10.0,
+        description="With several nodes, a call command of a desk on a node without the bridge goes to the node "
+        "holding it; not taken within this, it fails with a clear error and is not carried out.",
+    )
 
     # --- FastAGI / IVR -------------------------------------------------------------------------------
     agi_host: str = Field("127.0.0.1", description="Address the FastAGI server listens on.")
     agi_port: int = Field(4573, description="FastAGI port (agi://HOST:4573/<flow>).")
-    ivr_flows_dir: Path = Field(
-        Path(__file__).parent / "flows", description="Folder of IVR flow YAML files."
-    )
+    ivr_flows_dir: Path = Field(Path(__file__).parent / "flows", description="Folder of IVR flow YAML files.")
     ivr_fallback_queue: str = Field("support", description="Queue a caller falls back to when a flow fails.")
     agi_session_timeout_s: float = Field(600.0, description="Upper bound on one FastAGI session.")
     # --- IVR: business calendar and dialplan hand-off (owned by ivr/) ---
@@ -113,9 +121,7 @@ class Settings(BaseSettings):
     recordings_keep_days: int = Field(
         0, description="Days to keep audio of queues without a retention rule; 0 keeps it forever."
     )
-    recordings_retention_interval_s: float = Field(
-        3600.0, description="How often serve applies the retention rules."
-    )
+    recordings_retention_interval_s: float = Field(3600.0, description="How often serve applies the retention rules.")
     # --- end recordings ---
 
     # --- agent desk: websocket hub and desk options (owned by agent_desk/ws.py, api/desk.py) ---
@@ -133,10 +139,34 @@ class Settings(BaseSettings):
     ws_max_socket_buffer: int = Field(
         1 << 20, description="Bytes a socket may have unsent before the hub drops it as too slow."
     )
+    wallboard_updates_per_s: float = Field(
+        2.0,
+        description="At most this many queue.stats per queue per second reach the wallboards, the latest "
+        "numbers winning (0: every change at once), so fan-out follows the screens' refresh, not the call rate.",
+    )
+    wallboard_batch_ms: float = Field(
+        250.0,
+        description="Supervisors' sockets receive the latest agent.state per agent and queue.stats per queue "
+        "once per this window, in one write (0: each frame at once); agents' own frames are never held.",
+    )
     # --- end agent desk ---
 
     # --- call handling and KPIs ----------------------------------------------------------------------
     wrapup_s: int = Field(15, description="After-call work seconds before an agent is available again.")
+    wrapup_queue_s: dict[str, int] = Field(
+        default_factory=dict,
+        description='Wrap-up seconds per queue, as JSON ({"sales": 30}); a queue not named uses wrapup_s.',
+    )
+    wrapup_then: Literal["available", "paused"] = Field(
+        "available",
+        description="At the end of wrap-up (timed on the server, desk tab open or not) the agent is available "
+        "again, or stays paused (置忙, no reason) until he makes himself available.",
+    )
+    resync_interval_s: float = Field(
+        120.0,
+        description="How often the AMI bridge re-reads the PBX's channels and queues (CoreShowChannels, "
+        "QueueStatus, BridgeList) and ends the calls the PBX no longer reports; 0: only at (re)connect.",
+    )
     sl_threshold_s: int = Field(20, description="Service level: answered within this many seconds.")
     short_abandon_s: int = Field(5, description="Abandons within this many seconds are short abandons.")
     # --- call tracker: dialplan conventions and limits (owned by cti/tracker.py) ---
@@ -162,6 +192,13 @@ class Settings(BaseSettings):
         20_000, description="Memory bound of the call tracker: beyond it the oldest calls are dropped."
     )
     # --- end call tracker ---
+
+    # --- screen-pop (owned by cti/screen_pop.py) ---
+    screen_pop_threads: int = Field(
+        4,
+        description="Threads (each with its own database connection) that make the screen-pop's caller lookups, "
+        "so the event loop never waits on the database and other work in the default thread pool never delays a pop.",
+    )
 
     # --- CRM, login and data ----------------------------------------------------------------------------
     default_area_code: str = Field(
@@ -206,6 +243,11 @@ class Settings(BaseSettings):
     )
     sms_gateway_url: str = Field("", description="HTTP SMS gateway: messages are POSTed here as JSON.")
     sms_gateway_key: str = Field("", description="HTTP SMS gateway key, sent as a bearer token (no default).")
+    sms_gateway_report_secret: str = Field(
+        "",
+        description="Shared secret the SMS gateway sends (X-Gateway-Secret) with its delivery reports to "
+        "POST /api/messaging/gateway/reports; empty = reports are refused (no default).",
+    )
     messaging_send_timeout_s: float = Field(30.0, description="One SMTP or gateway send fails after this.")
     messaging_max_attempts: int = Field(3, description="A message failing for a passing reason is tried this often.")
     messaging_retry_s: float = Field(60.0, description="Wait before the next try, times the tries so far.")
