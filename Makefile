@@ -38,4 +38,4 @@ pytest: install services
 test: install services
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	bash asterisk-dev/with-pbx.sh $(BIN)/pytest -q
+	bash asterisk-dev/with-pbx.sh $(BIN)/pytest -q --durations=25
