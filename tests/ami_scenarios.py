@@ -207,6 +207,11 @@ async def attended_transfer_cancelled(run: Run) -> None:
         lambda m: m.get("Event") == "Newchannel" and str(m.get("Channel", "")).startswith(prefix),
     )
     await run.wait(f"{COLLEAGUE} answering the consultation", talking(COLLEAGUE))
+    # the agent's side of the consultation is up once its dial ends answered, not when 1002's leg answers
+    await run.wait(
+        "the consultation call answered",
+        is_event("DialEnd", DestChannel=str(consultation["Channel"]), DialStatus="ANSWER"),
+    )
     await run.request("Hangup", Channel=str(consultation["Channel"]), Cause="16")
     await run.wait("the agent back with the caller", is_event("Unhold", Channel=agent_leg))
     await run.end()

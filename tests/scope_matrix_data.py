@@ -1,6 +1,7 @@
 """The organisation and the records the scope matrix runs on: departments A and B, each with the same
 kinds of rows (customer, contact, phone, follow-up, ticket with a note and an attachment, order with a
-return, opportunity, seat, call in the history, recording, call link), and the users who act on them.
+return, opportunity, seat, call in the history, recording, call link, sales target, quote, contract, an
+agent's callback), and the users who act on them.
 
 Rows are named ``<kind>A`` / ``<kind>B``; a request of the matrix names them as ``@<kind>A`` and its
 "other department" twin is the same request with every ``@…A`` replaced by ``@…B``.
@@ -9,7 +10,7 @@ Rows are named ``<kind>A`` / ``<kind>B``; a request of the matrix names them as 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from crm_core.auth import open_session
 from crm_core.models import (
     Announcement,
     AuditEntry,
+    Callback,
     CallLink,
     Contact,
+    Contract,
     Customer,
     CustomFieldDef,
     Department,
@@ -38,10 +41,15 @@ from crm_core.models import (
     PauseReason,
     Product,
     ProductCategory,
+    Quote,
+    QuoteLine,
     Role,
+    SalesTarget,
     Seat,
     StockMovement,
     Supplier,
+    SupplierDocument,
+    SupplierDocumentLine,
     TicketType,
     User,
     Workflow,
@@ -171,6 +179,51 @@ def _department_rows(session: Session, org: Org, side: str, owner: User, number:
     return ids
 
 
+def _sales_rows(session: Session, ids: dict[str, Any], side: str, owner: User) -> dict[str, Any]:
+    """A person's sales target, a draft quote with one line, a contract and a callback promised to the person's
+    customer, for department ``side``."""
+    target = SalesTarget(
+        title=f"目标{side}",
+        user_id=owner.id,
+        department_id=owner.department_id,
+        period_start=date(2026, 11, 1),
+        period_end=date(2026, 11, 30),
+        calls=10,
+        created_by=owner.id,
+    )
+    quote = Quote(
+        number=f"QT-{side}",
+        customer_id=ids[f"customer{side}"],
+        owner_id=owner.id,
+        department_id=owner.department_id,
+        total=Decimal("10.00"),
+        lines=[QuoteLine(product_id=ids["product"], quantity=2, unit_price=Decimal("5.00"), amount=Decimal("10.00"))],
+    )
+    callback = Callback(
+        customer_id=ids[f"customer{side}"],
+        phone=f"1370000000{1 if side == 'A' else 2}",
+        due_at=STARTED + timedelta(hours=1),
+        owner_id=owner.id,
+        department_id=owner.department_id,
+        created_by=owner.id,
+    )
+    session.add_all([target, quote, callback])
+    session.flush()
+    contract = Contract(
+        number=f"HT-{side}",
+        title=f"合同{side}",
+        customer_id=ids[f"customer{side}"],
+        quote_id=quote.id,
+        owner_id=owner.id,
+        department_id=owner.department_id,
+        amount=Decimal("10.00"),
+    )
+    session.add(contract)
+    session.flush()
+    ids = {f"target{side}": target.id, f"quote{side}": quote.id, f"contract{side}": contract.id}
+    return ids | {f"callback{side}": callback.id}
+
+
 def _shared_rows(session: Session, org: Org) -> dict[str, Any]:
     """Rows of the shared tables, and every user's id by name."""
     category = ProductCategory(name="配件")
@@ -257,6 +310,20 @@ def build_world(session: Session, data_dir: Path) -> World:
         row = add_attachment(session, owner, ids[f"ticket{side}"], f"{side}.txt", b"text", "text/plain", data_dir)
         ids[f"attachment{side}"] = row.id
     ids |= _shared_rows(session, org)
+    for side, owner in (("A", org.agent_a), ("B", org.agent_b)):
+        ids |= _sales_rows(session, ids, side, owner)
+    vendor = Supplier(name="进货供应商")  # the shared supplier stays free to delete
+    session.add(vendor)
+    session.flush()
+    document = SupplierDocument(
+        number="PO-1",
+        kind="purchase",
+        supplier_id=vendor.id,
+        lines=[SupplierDocumentLine(product_id=ids["product"], quantity=4)],
+    )
+    session.add(document)
+    session.flush()
+    ids["document"] = document.id
     tokens = {}
     for name in USERS:
         user = reload_user(session, name)

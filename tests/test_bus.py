@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from config.settings import Settings
 from cti.bus import BridgeLock, EventBus, InProcessBus, LocalBridgeLock, RedisBus, make_bus
+from tests.fault_proxy import FaultProxy
 
 REDIS_URL = os.environ.get("CC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -264,6 +265,44 @@ async def test_bridge_lock_single_holder_and_standby_takeover(redis_prefix: str)
     finally:
         await first.close()
         await second.close()
+
+
+@pytest.mark.redis
+async def test_the_bridge_lock_is_kept_while_redis_answers_nobody(redis_prefix: str) -> None:
+    """A Redis outage (connections reset, then bytes held) never stops the holder's bridge: nobody else
+    can be given the lock meanwhile. When Redis answers again the lapsed lock is taken back; once another
+    contender is seen holding it, the holder stops."""
+    key = f"{redis_prefix}bridge-lock"
+    host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
+    proxy = FaultProxy(host, int(port))
+    await proxy.start()
+    lock = BridgeLock(f"redis://127.0.0.1:{proxy.port}/15", key, ttl_s=0.5, owner="one")
+    direct = aioredis.from_url(REDIS_URL)
+    try:
+        assert await lock.try_acquire()
+        keeper = asyncio.create_task(lock.keep())
+        proxy.reset()
+        await asyncio.sleep(1.5)  # three TTLs with every connection reset
+        assert not keeper.done() and lock.held
+        proxy.stall()
+        await asyncio.sleep(2.5)  # Redis holds every byte: renewals time out
+        assert not keeper.done() and lock.held
+        proxy.flow()
+        for _ in range(100):  # lapsed during the outage, taken back within a few renewals
+            if await direct.get(key) == b"one":
+                break
+            await asyncio.sleep(0.05)
+        assert await direct.get(key) == b"one"
+        assert not keeper.done()
+        await direct.set(key, "two", px=5000)  # a contender that reached Redis took over meanwhile
+        async with asyncio.timeout(5):
+            await keeper
+        assert not lock.held
+        assert await direct.get(key) == b"two"
+    finally:
+        await lock.close()
+        await direct.aclose()
+        await proxy.close()
 
 
 async def test_local_lock_is_always_available() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from crm_core.lookup import lookup
+from crm_core.lookup import lookup, lookup_in_steps
 from crm_core.models import Contact, Customer, Order, Ticket
+from crm_core.phone import lookup_keys
 from crm_core.services.calls import link_call
 from crm_core.services.customers import add_phone
 
@@ -81,3 +84,23 @@ def test_shared_number_gives_candidates_in_a_fixed_number_of_queries(session: Se
     assert found.customer is None and len(found.candidates) == 10
     assert len(found.open_tickets) == 5
     assert len(statements) <= 3
+
+
+def test_on_postgresql_a_lookup_is_one_statement_with_the_stepwise_answer(session: Session) -> None:
+    customer, _ = _populate(session)
+    session.add(Order(number="SO2", customer_id=customer.id, status="completed", total=Decimal("12.50")))
+    session.add(Ticket(title="咨询", type_id=1, customer_id=customer.id, status="in_progress"))
+    session.commit()
+    statements: list[str] = []
+    engine = session.get_bind()
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        found = lookup(session, "+86 138 1234 5678")
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    stepwise = lookup_in_steps(session, lookup_keys("+86 138 1234 5678", "CN", ""))
+    assert found == stepwise
+    assert {o["number"]: o["total"] for o in found.recent_orders}["SO2"] == "12.50"
+    assert len(found.open_tickets) == 2 and found.recent_calls
+    assert len(statements) == (1 if engine.dialect.name == "postgresql" else 3)

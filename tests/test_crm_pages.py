@@ -9,6 +9,7 @@ from typing import get_args
 from sqlalchemy import select
 
 from agent_desk.pages import STATIC_DIR
+from crm_core.importer import CUSTOMER_FIELDS
 from crm_core.models import Workflow, WorkflowStep
 from crm_core.services import customers, orders, tickets
 from cti.events import Direction, Disposition
@@ -39,6 +40,8 @@ STATIC_FAMILIES = {
     "crm.channel.": {"phone", "visit", "wechat", "email", "other"},
     "crm.kb_status.": {"draft", "pending", "published", "rejected"},
     "crm.return_status.": {"requested", "approved", "rejected", "done"},
+    # the columns an import preview says a row changes
+    "crm.io_field.": {*CUSTOMER_FIELDS, "custom", "owner", "phones", "contact_name", "contact_phones"},
 }
 
 
@@ -81,7 +84,7 @@ def server_families(order_actions: set[str]) -> dict[str, set[str]]:
         "crm.ticket_action.": {"create", "pass", "resolve", "return", "note", "close", "visit_planned", "visit"},
         "crm.order_status.": {orders.DRAFT, orders.IN_APPROVAL, orders.COMPLETED, orders.VOID, orders.RETURNED},
         "crm.order_action.": order_actions
-        | {"create", "submit", "approve", "return", "void", "abnormal", "normal"}
+        | {"create", "submit", "approve", "return", "void", "abnormal", "normal", "edit", "reorder"}
         | requested,
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from test_desk_support import RecordedCommands, snapshot_during
 
 from crm_core.lookup import lookup
 from crm_core.models import CallLink, Customer, Seat, Ticket, User
+from crm_core.services.customers import add_phone
 from cti.commands import CommandTimeout, NotCarriedOut, UnknownChannel
 from stats.models import CallRow
 
@@ -209,8 +211,9 @@ def test_unknown_caller_becomes_a_customer_linked_to_the_call(desk):
 
 def test_a_ticket_from_the_pop_is_linked_with_its_customer(desk):
     client = desk.login("agent_a")
-    customer_id = client.post(f"/api/desk/calls/{CALL}/customer",
-                              json={"name": "张三", "phone": "13900001111"}).json()["customer"]["id"]
+    customer_id = client.post(f"/api/desk/calls/{CALL}/customer", json={"name": "张三", "phone": "13900001111"}).json()[
+        "customer"
+    ]["id"]
     catalog = client.get("/api/desk/catalog").json()
     body = {"customer_id": customer_id, "type_id": catalog["ticket_types"][0]["id"], "title": "退货咨询"}
     response = client.post(f"/api/desk/calls/{CALL}/ticket", json=body)
@@ -238,8 +241,18 @@ def test_call_history_shows_only_the_agents_calls_with_filters(desk):
     ]
     with desk.sessionmaker() as session:
         for call_id, direction, number, agent, disposition, at in rows:
-            session.add(CallRow(pbx="pbx1", call_id=call_id, direction=direction, caller_number=number,
-                                agent=agent, disposition=disposition, started_at=at, hour=9))
+            session.add(
+                CallRow(
+                    pbx="pbx1",
+                    call_id=call_id,
+                    direction=direction,
+                    caller_number=number,
+                    agent=agent,
+                    disposition=disposition,
+                    started_at=at,
+                    hour=9,
+                )
+            )
         session.commit()
     client = desk.login("agent_a")
     assert [c["call_id"] for c in client.get("/api/desk/calls").json()["items"]] == ["c2", "c1"]
@@ -255,10 +268,19 @@ def test_message_box_lists_tickets_assigned_to_the_agent(desk):
     client = desk.login("agent_a")
     catalog = client.get("/api/desk/catalog").json()
     with desk.sessionmaker() as session:
-        session.add(Ticket(title="回访客户", type_id=catalog["ticket_types"][0]["id"],
-                           assignee_id=desk.org.agent_a.id, status="open"))
-        session.add(Ticket(title="别人的", type_id=catalog["ticket_types"][0]["id"],
-                           assignee_id=desk.org.agent_b.id, status="open"))
+        session.add(
+            Ticket(
+                title="回访客户",
+                type_id=catalog["ticket_types"][0]["id"],
+                assignee_id=desk.org.agent_a.id,
+                status="open",
+            )
+        )
+        session.add(
+            Ticket(
+                title="别人的", type_id=catalog["ticket_types"][0]["id"], assignee_id=desk.org.agent_b.id, status="open"
+            )
+        )
         session.commit()
     box = client.get("/api/desk/messages").json()
     assert [t["title"] for t in box["tickets"]] == ["回访客户"]
@@ -333,3 +355,104 @@ def test_cancelling_an_attended_transfer_drops_the_consulted_leg_for_the_agent(o
     ]
     missing = client.post(f"/api/desk/calls/{CALL}/transfer/cancel", json={"extension": "1003"})
     assert missing.status_code == 404
+
+
+# --- the day's dead ends: login paused, busy before login, wrap-up on the server, live state -------------
+@pytest.fixture
+def timed(desk):
+    """The desk with the server's wrap-up and pause keeping (agent_desk.desk_agents), agent 1001 in support."""
+    from agent_desk.desk_agents import DeskAgents
+    from config import Settings
+
+    settings = Settings(wrapup_s=30, wrapup_then="available")
+    desk.runtime.desk_agents = DeskAgents(settings, lambda: desk.runtime.commands, clock=lambda: 1000.0)
+    desk.runtime.snapshot = {
+        "agents": [{"agent": "1001", "extension": "1001", "state": "available", "reason": None, "queues": ["support"]}],
+        "calls": [],
+    }
+    return desk
+
+
+def test_queue_login_paused_adds_the_member_paused_with_the_reason(desk):
+    client = desk.login("agent_a")
+    body = {"queues": ["support"], "paused": True, "reason": "training"}
+    result = client.post("/api/desk/queues/login", json=body).json()
+    assert result["paused"] is True
+    assert desk.runtime.commands.sent == [
+        ("queue_login", ("support", "1001", "agent_a", 0, True)),
+        ("pause", ("1001", True, "training", "support")),
+    ]
+
+
+def test_busy_before_queue_login_is_kept_for_the_login_and_ready_asks_for_a_login(timed):
+    timed.runtime.snapshot = {"agents": [], "calls": []}
+    client = timed.login("agent_a")
+    response = client.post("/api/desk/state", json={"paused": True, "reason": "lunch"})
+    assert response.status_code == 200 and response.json()["pending"] is True
+    assert timed.runtime.commands.sent == []  # no QueuePause for an interface in no queue
+    assert client.get("/api/desk/live").json()["pending_pause"] == "lunch"
+    assert client.post("/api/desk/queues/login", json={"queues": ["support"]}).json()["paused"] is True
+    assert timed.runtime.commands.sent == [
+        ("queue_login", ("support", "1001", "agent_a", 0, True)),
+        ("pause", ("1001", True, "lunch", "support")),
+    ]
+    response = client.post("/api/desk/state", json={"paused": False})
+    assert response.status_code == 409 and "Log in to a queue first" in response.json()["detail"]
+
+
+def test_the_wrap_up_deadline_is_the_servers_and_the_agent_can_end_it(timed):
+    agents = timed.runtime.desk_agents
+    client = timed.login("agent_a")
+    asyncio.run(agents.handle({"type": "agent.state", "extension": "1001", "state": "available"}))
+    asyncio.run(agents.handle({"type": "call.ended", "agent": "1001", "queue": "support", "answered": True}))
+    assert timed.runtime.commands.sent == [("pause", ("1001", True, "after_call_work"))]
+    live = client.get("/api/desk/live").json()
+    assert live["wrapup_until"] == datetime.fromtimestamp(1030.0, UTC).isoformat()
+    assert client.post("/api/desk/wrapup/end").status_code == 200
+    assert timed.runtime.commands.sent[-1] == ("pause", ("1001", False, ""))
+    assert client.get("/api/desk/live").json()["wrapup_until"] is None
+
+
+def test_a_supervisor_makes_an_agent_available_or_ends_his_wrap_up_in_his_departments_only(timed):
+    agents = timed.runtime.desk_agents
+    asyncio.run(agents.handle({"type": "agent.state", "extension": "1001", "state": "available"}))
+    asyncio.run(agents.handle({"type": "call.ended", "agent": "1001", "queue": "support", "answered": True}))
+    client = timed.login("sup_a")
+    assert client.post("/api/supervisor/wrapup/end", json={"extension": "1001"}).status_code == 200
+    assert timed.runtime.commands.sent[-1] == ("pause", ("1001", False, ""))
+    assert client.post("/api/supervisor/available", json={"extension": "1001"}).status_code == 200
+    assert timed.runtime.commands.sent[-1] == ("pause", ("1001", False, ""))
+    before = len(timed.runtime.commands.sent)
+    assert client.post("/api/supervisor/available", json={"extension": "2001"}).status_code == 403
+    assert client.post("/api/supervisor/wrapup/end", json={"extension": "2001"}).status_code == 403
+    assert timed.login("agent_a2").post("/api/supervisor/available", json={"extension": "1001"}).status_code == 403
+    assert len(timed.runtime.commands.sent) == before
+
+
+def test_live_state_lists_the_agents_calls_from_the_tracker(on_call):
+    live = on_call.login("agent_a").get("/api/desk/live").json()
+    assert [c["call_id"] for c in live["calls"]] == [CALL]
+    assert live["calls"][0]["state"] == "talking" and live["calls"][0]["on_hold"] is False
+
+
+def test_click_to_dial_pops_the_customer_dialled_within_the_agents_scope(desk):
+    with desk.sessionmaker() as session:
+        customer = Customer(
+            name="北京华鑫科技有限公司", status="active", department_id=desk.org.dept_a.id, owner_id=desk.org.agent_a.id
+        )
+        session.add(customer)
+        session.flush()
+        add_phone(session, customer.id, "13812345678")
+        session.commit()
+
+    async def originate_click_to_dial(*args):
+        desk.runtime.commands.sent.append(("originate_click_to_dial", args))
+        return {"Response": "Success", "Uniqueid": "1790000000.77", "Reason": "4"}
+
+    desk.runtime.commands.originate_click_to_dial = originate_click_to_dial
+    pops = desk.runtime.bus.subscribe(["screen.pop"])
+    assert desk.login("agent_a").post("/api/desk/dial", json={"number": "138 1234 5678"}).status_code == 200
+    pop = asyncio.run(asyncio.wait_for(pops.__anext__(), 2))
+    assert (pop["call_id"], pop["agent"], pop["direction"]) == ("1790000000.77", "1001", "outbound")
+    assert pop["caller"]["number"] == "13812345678"
+    assert pop["customer"]["name"] == "北京华鑫科技有限公司"

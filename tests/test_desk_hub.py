@@ -5,7 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 
-from agent_desk.ws import BufferedFrame, Connection, EventRouter, ReplayBuffer, WebSocketHub, text_frame
+from agent_desk.ws import (
+    BufferedFrame,
+    Connection,
+    EventRouter,
+    ReplayBuffer,
+    TransportSink,
+    WebSocketHub,
+    find_transport,
+    text_frame,
+)
 from cti.bus.memory import InProcessBus
 
 
@@ -207,3 +216,51 @@ def test_disconnect_closes_the_agents_tabs_only():
     assert mine.closed and not other.closed
     hub.dispatch(ringing(1, "c1", "1001"))
     assert len(mine.texts) == 1  # only the hello it got before
+
+
+class DuckTransport:
+    """Like uvloop's TCPTransport: the methods of a write transport, but no asyncio.WriteTransport subclass."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.unsent = 0
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def get_write_buffer_size(self) -> int:
+        return self.unsent
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+class DuckProtocol:
+    def __init__(self, transport: DuckTransport) -> None:
+        self.transport = transport
+
+    async def send(self, message: dict) -> None:
+        raise AssertionError("frames must go to the transport, not through the ASGI send")
+
+
+def test_a_transport_found_by_its_methods_gets_the_frames_and_a_full_one_is_dropped():
+    duck = DuckTransport()
+    asgi_send = DuckProtocol(duck).send
+
+    def starlette_wrapper(message: dict) -> None:  # the closure a framework wraps around the server's send
+        return asgi_send(message)
+
+    transport = find_transport(starlette_wrapper)
+    assert transport is duck
+    hub = WebSocketHub(max_socket_buffer=1000)
+    hub.register(Connection(1, None, True, TransportSink(duck, hub.max_socket_buffer)), None)
+    hub.dispatch({"type": "queue.stats", "seq": 1, "queue": "support", "waiting": 1})
+    assert [f[0] for f in duck.written] == [0x81, 0x81]  # the hello and the stats, as text frames
+    duck.unsent = 5000  # the client stopped reading
+    hub.dispatch({"type": "queue.stats", "seq": 2, "queue": "support", "waiting": 2})
+    assert duck.aborted and hub.stats.dropped_sockets == 1 and hub.connection_count() == 0
+    assert len(duck.written) == 2

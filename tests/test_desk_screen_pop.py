@@ -191,3 +191,17 @@ async def test_call_updated_for_a_call_nobody_was_popped_for_sends_nothing():
     await service.handle(call_new())
     await service.handle({"type": "call.updated", "call_id": "c1", "caller": {"number": "1", "name": None}})
     assert out.events == []
+
+
+async def test_a_standby_node_pops_nothing_until_its_bridge_is_active():
+    """Several nodes read the same bus: only the node whose bridge holds the PBX's lock pops."""
+    recorder, active = Recorder(), False
+    service = ScreenPopService(lambda number: {"customer": CUSTOMER}, recorder.publish, active=lambda: active)
+    for event in (call_new("c1"), *steps("c1")):
+        service.handle_nowait(event)
+    assert service.handle_nowait(ringing("c1")) is None
+    active = True  # this node took the lock over: the next ringing pops, with what it saw of the call
+    await service.handle(ringing("c1", agent="1002"))
+    (pop,) = recorder.events
+    assert (pop["call_id"], pop["agent"], pop["wait_s"]) == ("c1", "1002", 8.5)
+    assert [s["node"] for s in pop["ivr_path"]] == ["welcome", "menu"]

@@ -117,6 +117,18 @@ async def wait_until_started(server: uvicorn.Server) -> None:
 
 async def test_under_uvicorn_frames_are_written_straight_to_the_transport(desk_database, desk_url, tmp_path):
     """With a real server the hub writes pre-built frames to the socket; a client reads them intact."""
+    await straight_to_the_transport(desk_database, desk_url, tmp_path)
+
+
+def test_under_uvloop_too_frames_are_written_straight_to_the_transport(desk_database, desk_url, tmp_path):
+    """``callcenter serve`` runs on uvloop, whose TCPTransport is no asyncio.WriteTransport subclass."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(straight_to_the_transport(desk_database, desk_url, tmp_path))
+
+
+async def straight_to_the_transport(desk_database, desk_url, tmp_path) -> None:
     settings = Settings(database_url=desk_url, data_dir=tmp_path)
     runtime = FakeRuntime()
     app = create_app(settings, runtime)
@@ -130,7 +142,7 @@ async def test_under_uvicorn_frames_are_written_straight_to_the_transport(desk_d
         async with websockets.connect(f"ws://127.0.0.1:{port}/ws", additional_headers=headers) as ws:
             assert json.loads(await ws.recv())["type"] == "hub.hello"
             hub = hub_for(app)
-            (conn,) = {c for conns in hub._by_key.values() for c in conns}
+            (conn,) = hub._connections()
             assert isinstance(conn.sink, TransportSink)
             big = pop("c-big", "1001", name="客户" * 40000)  # a frame with a 64-bit length
             await runtime.bus.publish(pop("c1", "1001"))

@@ -157,6 +157,16 @@ def test_predictive_learns_before_it_overdials_and_backs_off_over_the_cap() -> N
     assert pace(given, stats).originate == 10
 
 
+def test_predictive_keeps_dialing_one_per_free_agent_when_nobody_answered_lately() -> None:
+    stats = PacingStats(PacingPolicy(min_samples=10))
+    for _ in range(40):
+        stats.finished("busy")  # a run of busy numbers: the answer rate is 0
+    decision = pace(PacingInput("predictive", 3, 0, 1), stats)
+    assert (decision.originate, decision.reason) == (2, "predictive: no answer lately, one call per free agent")
+    stats.finished("answered", 5.0)
+    assert pace(PacingInput("predictive", 3, 0, 1), stats).reason.startswith("predictive: answer rate")
+
+
 def test_expected_drop_share() -> None:
     assert expected_drop_share(10, 0.5, 10) == 0.0
     assert expected_drop_share(4, 1.0, 2) == 0.5

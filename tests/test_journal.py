@@ -73,6 +73,11 @@ def test_segments_rotate_and_are_deleted_once_every_consumer_is_past_them(tmp_pa
     assert len(take_all(journal, "bus")) == 30  # from disk: the tail holds only 3
     assert len(list(tmp_path.glob("*.jsonl"))) == len(journal.segments)  # history has not read them
     assert len(take_all(journal, "history", limit=100)) == 30
+    # with fsync=interval the cursor files follow at the interval: until then every segment stays
+    assert len(journal.segments) > 5 and journal.deleted_segments == 0
+    assert not (tmp_path / "cursor.history").exists()
+    journal.save_cursors()  # what the durable bus does each interval
+    assert json.loads((tmp_path / "cursor.history").read_text())["n"] == 30
     assert len(journal.segments) <= 2
     assert journal.deleted_segments > 0
     journal.close()
@@ -205,6 +210,32 @@ async def test_durable_bus_delivers_each_event_once_and_a_restart_replays_the_sp
         assert health["bus"]["replays_skipped"] == 5
     finally:
         await second.close()
+
+
+async def test_the_durable_bus_writes_the_cursors_at_its_interval_off_the_event_path(tmp_path: Path) -> None:
+    bus = DurableBus(InProcessBus(), Journal(tmp_path, ("bus", "history")), fsync_interval_s=0.05)
+    written: list[dict] = []
+
+    async def history(events: list[dict]) -> None:
+        written.extend(events)
+
+    bus.add_consumer("history", history)
+    await bus.start()
+    try:
+        await bus.publish_many(calls(4))
+        assert await bus.settle(10) and len(written) == 4
+        async with asyncio.timeout(5):  # the files follow within an interval (files: no event to await)
+            while any(  # noqa: ASYNC110
+                not (tmp_path / f"cursor.{name}").exists()
+                or json.loads((tmp_path / f"cursor.{name}").read_text())["n"] != 4
+                for name in ("bus", "history")
+            ):
+                await asyncio.sleep(0.02)
+    finally:
+        await bus.close()
+    again = Journal(tmp_path, ("bus", "history"))
+    again.open()
+    assert again.pending("bus") == again.pending("history") == 0
 
 
 @pytest.mark.redis

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from agent_desk.app import create_app
+from config import Settings
 from crm_core.errors import PermissionDenied
 from crm_core.messaging import services, templates
 from crm_core.messaging.channels import HttpSmsGateway, LogChannel, SmtpChannel
@@ -60,8 +64,9 @@ def test_fields_outside_the_family_and_fields_without_value_are_clear_errors() -
     assert templates.check_fields(["{{ order.number }}"], templates.families_for("order.shipping")) == ["order.number"]
     assert templates.check_fields(["{{ customer.custom.vip_no }}"], ("customer",)) == ["customer.custom.vip_no"]
     with pytest.raises(templates.MissingFields) as missing:
-        templates.render("", "{{ customer.name }} {{ customer.custom.vip_no }} {{ contact.name }}",
-                         {"customer.name": "李四"})
+        templates.render(
+            "", "{{ customer.name }} {{ customer.custom.vip_no }} {{ contact.name }}", {"customer.name": "李四"}
+        )
     assert missing.value.names == ["customer.custom.vip_no", "contact.name"]
     assert "customer.custom.vip_no, contact.name" in str(missing.value)
 
@@ -73,8 +78,9 @@ def test_saving_a_template_checks_it_and_needs_the_permission(db: Session, org: 
         _template(db, org, channel="sms", body="{{ ticket.title }}", trigger="order.shipping")
     with pytest.raises(services.InvalidInput, match="subject"):
         _template(db, org, channel="email", body="hi")
-    saved = _template(db, org, name="发货通知", channel="sms", body="已发货 {{ order.tracking_number }}",
-                      trigger="order.shipping")
+    saved = _template(
+        db, org, name="发货通知", channel="sms", body="已发货 {{ order.tracking_number }}", trigger="order.shipping"
+    )
     assert (saved.trigger, saved.is_active) == ("order.shipping", True)
 
 
@@ -87,7 +93,11 @@ async def test_an_email_reaches_the_smtp_server_with_the_customers_fields_in_chi
     customer = _customer(db, org, "北京华鑫科技有限公司", level="VIP", custom={"vip_no": "V-0086"})
     db.add(Contact(customer_id=customer.id, name="王芳", email="wang.fang@example.com", is_primary=True))
     template = _template(
-        db, org, name="会员通知", channel="email", subject="{{ customer.name }}：您的会员编号",
+        db,
+        org,
+        name="会员通知",
+        channel="email",
+        subject="{{ customer.name }}：您的会员编号",
         body="尊敬的{{ contact.name }}：\n贵公司（{{ customer.level }}）的会员编号是 {{ customer.custom.vip_no }}。"
         "\n——客服中心",
     )
@@ -180,7 +190,10 @@ async def test_a_bulk_sms_to_a_crm_search_honours_opt_outs(
     db.expire_all()
     status = {m.customer_id: m.status for m in db.scalars(select(Message).where(Message.batch_id == batch.id))}
     assert status == {
-        plain.id: "sent", said_no.id: "opted_out", email_only_no.id: "sent", no_mobile.id: "no_address",
+        plain.id: "sent",
+        said_no.id: "opted_out",
+        email_only_no.id: "sent",
+        no_mobile.id: "no_address",
         contact_no.id: "opted_out",
     }
     assert elsewhere.id not in status
@@ -206,6 +219,43 @@ async def test_a_gateway_that_refuses_or_is_busy(
     assert (db.get(Message, busy.id).status, db.get(Message, refused.id).status) == ("queued", "failed")  # type: ignore[union-attr]
 
 
+async def test_the_gateways_delivery_reports_are_stored_when_it_gives_the_shared_secret(
+    db: Session, org: Org, crm_sessionmaker: sessionmaker[Session], crm_url: str, tmp_path: Path
+) -> None:
+    customer = _customer(db, org, "深圳客户", "13900000002")
+    draft = services.Draft("sms", "", "您的订单已发货")
+    reached = services.send_to_customer(db, org.agent_a, customer.id, draft)
+    lost = services.send_to_customer(db, org.agent_a, customer.id, draft)
+    db.commit()
+    with sms_gateway() as gateway:
+        await Outbox(crm_sessionmaker, {"sms": HttpSmsGateway(gateway.url, "k")}).deliver([reached.id, lost.id])
+    db.expire_all()
+    ids = {m.id: m.provider_id for m in db.scalars(select(Message).where(Message.customer_id == customer.id))}
+    assert all(ids.values()) and len(set(ids.values())) == 2
+
+    app = create_app(Settings(database_url=crm_url, data_dir=tmp_path, sms_gateway_report_secret="gw-secret"))
+    route = "/api/messaging/gateway/reports"
+    with TestClient(app) as web:
+        # what the gateway posts back, as its own HTTP client would
+        wrong = web.post(route, json={"id": ids[reached.id], "status": "delivered"}, headers={"X-Gateway-Secret": "x"})
+        none = web.post(route, json={"id": ids[reached.id], "status": "delivered"})
+        assert (wrong.status_code, none.status_code) == (401, 401)
+        db.expire_all()
+        assert db.get(Message, reached.id).status == "sent"  # type: ignore[union-attr]
+        secret = {"X-Gateway-Secret": "gw-secret"}
+        ok = web.post(route, json={"id": ids[reached.id], "status": "delivered"}, headers=secret)
+        failed = web.post(route, json={"id": ids[lost.id], "status": "undelivered", "error": "空号"}, headers=secret)
+        unknown = web.post(route, json={"id": "gw-nobody", "status": "delivered"}, headers=secret)
+        bad = web.post(route, json={"id": ids[lost.id], "status": "maybe"}, headers=secret)
+    assert (ok.status_code, ok.json()) == (200, {"id": reached.id, "status": "delivered"})
+    assert (failed.status_code, failed.json()["status"]) == (200, "failed")
+    assert (unknown.status_code, bad.status_code) == (404, 422)
+    db.expire_all()
+    gone = db.get(Message, lost.id)
+    assert gone is not None and (gone.status, gone.error) == ("failed", "空号")
+    assert db.get(Message, reached.id).status == "delivered"  # type: ignore[union-attr]
+
+
 # --- service messages ----------------------------------------------------------------------------------
 
 
@@ -213,9 +263,15 @@ async def test_an_order_passing_its_shipping_step_sends_the_tracking_number(
     db: Session, org: Org, crm_sessionmaker: sessionmaker[Session]
 ) -> None:
     customer = _customer(db, org, "成都客户", "13700000001")
-    _template(db, org, name="发货通知", channel="sms", trigger="order.shipping",
-              body="{{ customer.name }}，您的订单 {{ order.number }} 已由{{ order.carrier }}发出，"
-              "运单号 {{ order.tracking_number }}")
+    _template(
+        db,
+        org,
+        name="发货通知",
+        channel="sms",
+        trigger="order.shipping",
+        body="{{ customer.name }}，您的订单 {{ order.number }} 已由{{ order.carrier }}发出，"
+        "运单号 {{ order.tracking_number }}",
+    )
     product = Product(sku="P-9", name="净水器", price=Decimal("100"), stock=5)
     db.add(product)
     db.flush()
@@ -230,7 +286,11 @@ async def test_an_order_passing_its_shipping_step_sends_the_tracking_number(
     db.commit()
     [message] = db.scalars(select(Message)).all()
     assert (message.order_id, message.customer_id, message.trigger, message.status) == (
-        order.id, customer.id, "order.shipping", "queued")
+        order.id,
+        customer.id,
+        "order.shipping",
+        "queued",
+    )
     log = LogChannel("sms")
     await Outbox(crm_sessionmaker, {"sms": log}).deliver()
     [sent] = log.sent
@@ -245,8 +305,9 @@ async def test_an_order_passing_its_shipping_step_sends_the_tracking_number(
 
 def test_a_rolled_back_step_queues_nothing_and_a_ticket_resolution_messages_the_customer(db: Session, org: Org) -> None:
     customer = _customer(db, org, "武汉客户", "13600000001")
-    _template(db, org, name="工单办结", channel="sms", trigger="ticket.resolve",
-              body="您的工单“{{ ticket.title }}”已办结")
+    _template(
+        db, org, name="工单办结", channel="sms", trigger="ticket.resolve", body="您的工单“{{ ticket.title }}”已办结"
+    )
     _template(db, org, name="停用的", channel="sms", trigger="ticket.resolve", body="x", is_active=False)
     db.commit()
     kind = db.scalar(select(TicketType).where(TicketType.code == "consult"))
@@ -292,12 +353,21 @@ def test_the_report_counts_sent_failed_and_skipped_per_channel_template_and_day(
     first = db.scalar(select(Message).where(Message.customer_id == a.id))
     assert first is not None
     first.status = "sent"
-    db.add(Message(channel="email", customer_id=b.id, status="failed", error="x",
-                   created_at=first.created_at - timedelta(days=1)))
+    db.add(
+        Message(
+            channel="email",
+            customer_id=b.id,
+            status="failed",
+            error="x",
+            created_at=first.created_at - timedelta(days=1),
+        )
+    )
     db.commit()
     start = first.created_at - timedelta(days=2)
     rows = message_report(db, org.supervisor_a, start, first.created_at + timedelta(hours=1), "all", "Asia/Shanghai")
     assert [(r.channel, r.template, r.total, r.sent, r.failed, r.no_address) for r in rows] == [
-        ("email", "—", 1, 0, 1, 0), ("sms", "会员日", 2, 1, 0, 1)]
+        ("email", "—", 1, 0, 1, 0),
+        ("sms", "会员日", 2, 1, 0, 1),
+    ]
     by_day = message_report(db, org.supervisor_a, start, first.created_at + timedelta(hours=1), "day", "Asia/Shanghai")
     assert len({r.period for r in by_day}) == 2

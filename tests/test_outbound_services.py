@@ -13,7 +13,9 @@ from crm_core.errors import InvalidInput
 from crm_core.models import Callback, Customer, DispositionCode, Lead, Ticket, TicketType, User
 from crm_core.services import outbound as svc
 from crm_core.services.customers import add_phone
+from crm_core.testing import Org
 from ivr.crm_directory import CrmDirectory
+from stats.outbound_reports import callback_report
 
 pytest_plugins = ["crm_core.testing"]
 
@@ -97,11 +99,13 @@ def test_script_filled_from_the_customer(crm_sqlite_session: Session) -> None:
 def test_disposition_codes_per_campaign_and_queue(crm_sqlite_session: Session) -> None:
     session = crm_sqlite_session
     cid = campaign(session)
-    session.add_all([
-        DispositionCode(code="sale", name="成交 Sale", campaign_id=cid, is_success=True),
-        DispositionCode(code="later", name="再联系 Later", campaign_id=cid, retry=True),
-        DispositionCode(code="solved", name="已解决 Solved", queue="support"),
-    ])
+    session.add_all(
+        [
+            DispositionCode(code="sale", name="成交 Sale", campaign_id=cid, is_success=True),
+            DispositionCode(code="later", name="再联系 Later", campaign_id=cid, retry=True),
+            DispositionCode(code="solved", name="已解决 Solved", queue="support"),
+        ]
+    )
     svc.add_leads(session, cid, [{"phone": "13900000001"}])
     lead = svc.due_leads(session, cid, NOW, 1)[0]
     attempt = svc.start_attempt(session, lead, NOW)
@@ -132,6 +136,72 @@ def test_callbacks_due_for_agent_or_queue_then_missed(crm_sqlite_session: Sessio
     assert (queued.status, later.status) == ("missed", "scheduled")
     with pytest.raises(InvalidInput):
         svc.schedule_callback(session, phone="139", due_at=NOW)  # for nobody
+
+
+def test_a_supervisor_sees_the_callbacks_of_his_departments_and_the_centers_queue_requests(
+    db: Session, org: Org
+) -> None:
+    """Callbacks carry their owner's (or, for a queue, their scheduler's) department; data scope reaches
+    them in the list, on cancel and in the report; an IVR caller's request for a queue is everybody's."""
+
+    def schedule(user: User | None, **extra: object) -> int:
+        owner = extra.pop("owner", user)
+        return svc.schedule_callback(
+            db,
+            phone="13900000009",
+            due_at=NOW,
+            owner_id=owner.id if isinstance(owner, User) else None,
+            created_by=user.id if user else None,
+            department_id=user.department_id if user else None,
+            **extra,  # type: ignore[arg-type]
+        ).id
+
+    a_own, a2_own, b_own = schedule(org.agent_a), schedule(org.agent_a2), schedule(org.agent_b)
+    a_queue, b_queue = (
+        schedule(org.agent_a, owner=None, queue="support"),
+        schedule(org.agent_b, owner=None, queue="sales"),
+    )
+    ivr = schedule(None, owner=None, queue="support", source="ivr")
+    db.commit()
+
+    def seen(user: User) -> set[int]:
+        return set(db.scalars(select(Callback.id).where(svc.callbacks_in_scope(db, user))))
+
+    assert seen(org.supervisor_a) == {a_own, a2_own, a_queue, ivr}
+    assert seen(org.admin) == {a_own, a2_own, b_own, a_queue, b_queue, ivr}
+    report = callback_report(
+        db,
+        NOW - timedelta(hours=1),
+        NOW + timedelta(hours=1),
+        timedelta(minutes=15),
+        svc.callbacks_in_scope(db, org.supervisor_a),
+    )
+    assert (report["total"], report["scheduled"]) == (4, 4)
+    assert db.get(Callback, b_queue).department_id == org.dept_b.id  # type: ignore[union-attr]
+
+
+def test_an_agent_sees_and_dials_his_own_and_his_departments_queue_callbacks_only(db: Session, org: Org) -> None:
+    """A queue callback scheduled in department B carries B's customer: an agent of A on the same queue
+    neither lists it nor may dial it; the IVR caller's request (no department) is every queue agent's."""
+
+    def queued(department_id: int | None) -> int:
+        return svc.schedule_callback(
+            db, phone="13900000010", due_at=NOW, queue="support", department_id=department_id
+        ).id
+
+    a_queue, b_queue, ivr = queued(org.dept_a.id), queued(org.dept_b.id), queued(None)
+    b_own = svc.schedule_callback(db, phone="13900000011", due_at=NOW, owner_id=org.agent_b.id).id
+    db.commit()
+
+    def seen(user: User, queues: list[str]) -> set[int]:
+        clause = svc.agent_callbacks(user.id, user.department_id, queues)
+        return set(db.scalars(select(Callback.id).where(clause)))
+
+    assert seen(org.agent_a, ["support"]) == {a_queue, ivr}
+    assert seen(org.agent_b, ["support"]) == {b_queue, ivr, b_own}
+    assert seen(org.agent_a, []) == set()
+    due = svc.due_callbacks(db, org.agent_a.id, ["support"], NOW, department_id=org.agent_a.department_id)
+    assert {c.id for c in due} == {a_queue, ivr}
 
 
 async def test_ivr_callback_request_becomes_a_callback(crm_sessionmaker: sessionmaker[Session]) -> None:

@@ -7,7 +7,6 @@ import itertools
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,22 +24,12 @@ from bridge_harness import (  # noqa: F401 - pytest fixtures
     bridge_settings,
     fake_pbx_fixture,
     inbound_call,
+    live_bridge_fixture,
     live_channels,
     make_tracker,
     simulator_fixture,
     wait_until,
 )
-
-
-@pytest.fixture
-async def live(pbx: FakeAMI) -> AsyncIterator[tuple[AMIBridge, BusReader]]:
-    bus = InProcessBus()
-    reader = BusReader(bus)
-    bridge = AMIBridge(bridge_settings(pbx), bus, make_tracker)
-    await bridge.start()
-    await wait_until(lambda: bridge.connected)
-    yield bridge, reader
-    await bridge.stop()
 
 
 async def drop_and_wait_for_resync(pbx: FakeAMI, bridge: AMIBridge) -> None:

@@ -217,3 +217,19 @@ def test_blind_transfer_to_a_target_that_does_not_answer_is_failed() -> None:
     assert (failed["kind"], failed["from"], failed["to"], failed["reason"]) == ("blind", "1001", "1099", "noanswer")
     (ended,) = [e for e in events if e["type"] == "call.ended"]
     assert ended["answered"] and [leg["agent"] for leg in ended["legs"]] == ["1001"]
+
+
+def test_directed_pickup_answers_the_call_for_the_picking_phone() -> None:
+    """Transcript 21: agent 1001 rings; a Local phone with caller ID 1002 dials ``*81001`` (PickupChan)
+    and takes the call. One call, answered by the picking phone; its own originated call is no call."""
+    events = _expected("21_directed_pickup.expected.jsonl")
+    assert {e["call_id"] for e in events if "call_id" in e} == {"1796315755.0"}
+    (answered,) = [e for e in events if e["type"] == "call.answered"]
+    assert answered["channel"] == "Local/*81001@phone-pickup-00000002;2"
+    assert answered["callee"]["number"] == "1002" and answered["caller"]["number"] == "5558002"
+    rung = [e for e in events if e["type"] == "call.hangup" and e["channel"].startswith("Local/1001@")]
+    assert [e["cause_text"] for e in rung] == ["Answered elsewhere"]
+    (ended,) = [e for e in events if e["type"] == "call.ended"]
+    assert ended["answered"] and ended["disposition"] == "answered"
+    assert [leg["number"] for leg in ended["legs"]] == ["1002"]
+    assert not [e for e in events if e["type"].startswith("queue.") and e.get("reason") not in (None, "answered")]

@@ -87,6 +87,7 @@ C = "/api/crm"
 TICKET = {"type_id": "@type", "title": "咨询", "customer_id": "@customerA"}
 RETENTION = {"rules": [{"queue": "support", "keep_days": 30, "department_id": "@deptA"}]}
 REPORT = {"start": "2026-11-20", "end": "2026-11-21"}
+SALES_PERIOD = {"start": "2026-11-01", "end": "2026-11-30"}
 NO_RUNTIME_CALL = "no live call in this test: the call-control rule (the agent's own call) answers 403"
 
 
@@ -142,6 +143,10 @@ TABLE: dict[str, Spec] = {
             "/admin/ivr",
             "/admin/calendar",
             "/admin",
+            "/sales",
+            "/sales/print",
+            "/purchasing",
+            "/manager",
             "/favicon.ico",
         )
     },
@@ -190,6 +195,8 @@ TABLE: dict[str, Spec] = {
     "POST /api/desk/queues/login": self_only("one's own extension", body={"queues": ["support"]}),
     "POST /api/desk/queues/logout": self_only("one's own extension", body={"queues": ["support"]}),
     "POST /api/desk/state": self_only("one's own extension", body={"paused": True, "reason": "lunch"}),
+    "GET /api/desk/live": self_only("one's own state and calls"),
+    "POST /api/desk/wrapup/end": self_only("one's own wrap-up"),
     "POST /api/desk/dial": self_only("dials from one's own extension", body={"number": "13800000009"}),
     **{
         f"POST /api/desk/calls/{{call_id}}/{a}": self_only(
@@ -245,6 +252,8 @@ TABLE: dict[str, Spec] = {
     "POST /api/supervisor/logout": dept(
         "supervisor.monitor", actor="sup_a", body={"extension": "@extA", "queues": ["support"]}
     ),
+    "POST /api/supervisor/available": dept("supervisor.monitor", actor="sup_a", body={"extension": "@extA"}),
+    "POST /api/supervisor/wrapup/end": dept("supervisor.monitor", actor="sup_a", body={"extension": "@extA"}),
     # --- customers and what hangs on them --------------------------------------------------------------
     f"POST {C}/customers": dept("customer.create", body={"name": "新客户", "department_id": "@deptA"}),
     **crud("/customers", "customer", "@customerA", patch={"notes": "改"}, only=("list", "get", "update")),
@@ -380,6 +389,97 @@ TABLE: dict[str, Spec] = {
     ),
     f"GET {C}/opportunities/funnel": dept("opportunity.read", other=OK, why="counts only the user's scope"),
     **crud("/opportunity-stages", "opportunity", "@stage", kind="shared", only=("list", "get")),
+    # --- sales management: targets, appraisal, quotes, contracts, the board ----------------------------------
+    f"GET {C}/opportunities/board": dept("opportunity.read", other=OK, why="shows only the user's scope"),
+    f"GET {C}/sales-targets/progress": listing("sales_target.read", "@targetA", query=SALES_PERIOD),
+    f"GET {C}/sales-targets/appraisal": listing("sales_target.read", "@targetA", query=SALES_PERIOD),
+    **crud("/sales-targets", "sales_target", "@targetA", only=("list", "get")),
+    **crud(
+        "/sales-targets",
+        "sales_target",
+        "@targetA",
+        actor="sup_a",
+        body={"user_id": "@userA", "period_start": "2026-12-01", "period_end": "2026-12-31", "calls": 5},
+        patch={"calls": 9},
+        only=("create", "update", "delete"),
+    ),
+    **crud("/quotes", "quote", "@quoteA", patch={"notes": "改"}, only=("list", "get", "update")),
+    f"DELETE {C}/quotes/{{item_id}}": dept("quote.delete", actor="sup_a", params={"item_id": "@quoteA"}),
+    f"POST {C}/quotes": dept(
+        "quote.create", body={"customer_id": "@customerA", "lines": [{"product_id": "@product", "quantity": 1}]}
+    ),
+    f"GET {C}/quotes/{{quote_id}}/document": dept("quote.read", params={"quote_id": "@quoteA"}),
+    f"POST {C}/quotes/{{quote_id}}/status": dept(
+        "quote.update", params={"quote_id": "@quoteA"}, body={"status": "sent"}
+    ),
+    f"POST {C}/quotes/{{quote_id}}/order": dept(
+        "quote.update",
+        params={"quote_id": "@quoteA"},
+        own=frozenset({409}),
+        why="only a quote the customer accepted becomes an order (the world's quote is a draft)",
+    ),
+    **crud(
+        "/contracts",
+        "contract",
+        "@contractA",
+        body={"title": "购销合同", "customer_id": "@customerA"},
+        patch={"terms": "改"},
+        only=("list", "get", "create", "update"),
+    ),
+    f"DELETE {C}/contracts/{{item_id}}": dept("contract.delete", actor="sup_a", params={"item_id": "@contractA"}),
+    f"GET {C}/contracts/{{contract_id}}/document": dept("contract.read", params={"contract_id": "@contractA"}),
+    # --- purchasing and stock: the warehouse's documents are shared; the ledger and dealers' orders are scoped ------
+    f"POST {C}/supplier-documents": shared(
+        "stock.create",
+        actor="sup_a",
+        body={"kind": "purchase", "supplier_id": "@supplier", "lines": [{"product_id": "@product", "quantity": 2}]},
+    ),
+    **crud("/supplier-documents", "stock", "@document", kind="shared", actor="sup_a", only=("list", "get")),
+    f"GET {C}/supplier-documents/{{document_id}}/document": shared(
+        "stock.read", actor="sup_a", params={"document_id": "@document"}
+    ),
+    **{
+        f"POST {C}/supplier-documents/{{document_id}}/{action}": shared(
+            "stock.approve", actor="sup_a", params={"document_id": "@document"}
+        )
+        for action in ("post", "void")
+    },
+    f"GET {C}/stock": shared("stock.read", actor="sup_a"),
+    f"GET {C}/stock/alerts": shared("stock.read", actor="sup_a"),
+    f"PUT {C}/stock/{{product_id}}/threshold": shared(
+        "stock.update", actor="sup_a", params={"product_id": "@product"}, body={"minimum": 2}
+    ),
+    f"PUT {C}/stock/{{product_id}}/prices": shared(
+        "product.update", actor="sup_a", params={"product_id": "@product"}, body={"retail": 9, "floor": 4}
+    ),
+    f"GET {C}/ledger": dept(
+        "ledger.read", actor="sup_a", query=SALES_PERIOD, other=OK, why="lists only the orders in the user's scope"
+    ),
+    f"GET {C}/dealer-orders": dept(
+        "order.read", query=SALES_PERIOD, other=OK, why="counts only the orders in the user's scope"
+    ),
+    f"PUT {C}/orders/{{order_id}}/lines": dept(
+        "order.update", params={"order_id": "@orderA"}, body={"lines": [{"product_id": "@product", "quantity": 3}]}
+    ),
+    f"POST {C}/orders/{{order_id}}/reorder": dept(
+        "order.read",
+        params={"order_id": "@orderA"},
+        own=frozenset({409}),
+        why="only an abnormal or voided order is ordered again (the world's order is a plain draft)",
+    ),
+    # --- the manager's statistics: rows cut to the data scope ------------------------------------------------
+    "GET /api/manager/reports": shared("report.read", actor="sup_a"),
+    **{
+        f"GET /api/manager/reports/{{kind}}{tail}": dept(
+            perm,
+            actor="sup_a",
+            params={"kind": "sales_by_agent"},
+            query={**SALES_PERIOD, "department_id": "@deptA"},
+            other=OK,
+            why="a report counts only the rows within the user's scope, whatever department is asked",
+        )
+        for tail, perm in (("", "report.read"), ("/export", "report.export"))
+    },
     # --- the organisation: users and seats by department; the rest is administration --------------------
     **crud("/users", "user", "@userA", actor="sup_a", only=("list", "get")),
     **crud("/users", "user", "@agent_a", kind="admin", patch={"display_name": "改"}, only=("update", "delete")),
@@ -431,6 +531,48 @@ TABLE: dict[str, Spec] = {
         "role.update", params={"role_id": "@role"}, body={"permissions": ["kb.read"]}
     ),
     f"DELETE {C}/admin/roles/{{role_id}}": admin("role.delete", params={"role_id": "@role"}),
+    f"GET {C}/admin/menus": admin("role.read"),
+    f"PUT {C}/admin/roles/{{role_id}}/menus": admin(
+        "role.update", params={"role_id": "@role"}, body={"hidden": ["/wallboard"]}
+    ),
+    f"GET {C}/menus/mine": self_only("the links one's own roles leave out"),
+    f"GET {C}/admin/workflows/{{kind}}": shared("workflow.read", params={"kind": "ticket"}),
+    f"POST {C}/admin/workflows": admin("workflow.create", body={"name": "快速流程", "kind": "order"}),
+    f"PATCH {C}/admin/workflows/{{workflow_id}}": admin(
+        "workflow.update", params={"workflow_id": "@workflow"}, body={"name": "改名流程"}
+    ),
+    f"PUT {C}/admin/workflows/{{workflow_id}}/steps": admin(
+        "workflow.update",
+        params={"workflow_id": "@workflow"},
+        body={"steps": [{"name": "受理", "assignee_role_id": "@role"}]},
+        own=frozenset({200, 409}),
+        why="a step with open work on it is not removed",
+    ),
+    f"GET {C}/admin/ticket-types": shared("ticket_type.read"),
+    f"POST {C}/admin/ticket-types": admin(
+        "ticket_type.create", body={"code": "repair", "name": "报修", "sla_hours": 8}
+    ),
+    f"PATCH {C}/admin/ticket-types/{{type_id}}": admin(
+        "ticket_type.update", params={"type_id": "@type"}, body={"code": "consult2", "name": "咨询", "sla_hours": 4}
+    ),
+    f"GET {C}/admin/opportunity-stages": admin("opportunity_stage.update"),
+    f"POST {C}/admin/opportunity-stages": admin(
+        "opportunity_stage.update", body={"name": "方案报价", "probability": 40}
+    ),
+    f"PATCH {C}/admin/opportunity-stages/{{stage_id}}": admin(
+        "opportunity_stage.update", params={"stage_id": "@stage"}, body={"name": "初步接洽", "probability": 10}
+    ),
+    f"PUT {C}/admin/opportunity-stages/order": admin(
+        "opportunity_stage.update",
+        body={"ids": ["@stage"]},
+        own=frozenset({200, 422}),
+        why="every stage must be listed",
+    ),
+    f"GET {C}/admin/seats": admin("seat.update"),
+    f"POST {C}/admin/seats": admin("seat.create", body={"name": "座席新", "extension": "8899"}),
+    f"PATCH {C}/admin/seats/{{seat_id}}": admin(
+        "seat.update", params={"seat_id": "@seatA"}, body={"name": "座席甲", "extension": "3@extA", "user_id": None}
+    ),
     **crud("/audit", "audit", "@auditA", actor="sup_a", only=("list", "get")),
     **crud("/custom-fields", "custom_field", "@field", kind="shared", only=("list", "get")),
     **crud(
@@ -603,6 +745,9 @@ TABLE: dict[str, Spec] = {
     f"GET {C}/export/orders": dept(
         "order.export", actor="sup_a", query={"format": "csv"}, other=OK, why="exports the scope's rows"
     ),
+    f"GET {C}/export/tickets": dept(
+        "ticket.export", actor="sup_a", query={"format": "csv"}, other=OK, why="exports the scope's rows"
+    ),
     # --- messaging (crm_core.messaging) ------------------------------------------------------------------
     "GET /messaging": public(),
     "GET /api/messaging/templates": shared("message_template.read"),
@@ -635,13 +780,23 @@ TABLE: dict[str, Spec] = {
     ),
     "GET /api/messaging/report": shared("report.read", actor="sup_a", query=REPORT),
     "GET /api/messaging/report/export": shared("report.export", actor="sup_a", query=REPORT),
+    "POST /api/messaging/gateway/reports": public(
+        body={"id": "gw-none", "status": "delivered"},
+        own=frozenset({401}),
+        noperm=frozenset({401}),
+        why="the SMS gateway's delivery reports need its shared secret (none is set here)",
+    ),
     # --- outbound: campaigns, do-not-call, codes, scripts (center-wide), the agent's work, reports ---------
     "GET /admin/outbound": public(),
     "GET /api/outbound/campaigns": shared("campaign.read"),
     "POST /api/outbound/campaigns": shared("campaign.update", actor="sup_a", body={"name": "回访", "mode": "preview"}),
     **{
         f"{m} /api/outbound/campaigns/{{campaign_id}}{tail}": shared(
-            perm, actor="sup_a", params={"campaign_id": "999999"}, body=body, own=frozenset({404}),
+            perm,
+            actor="sup_a",
+            params={"campaign_id": "999999"},
+            body=body,
+            own=frozenset({404}),
             why="no campaign in this world: past the permission check, the campaign is not found",
         )
         for m, tail, perm, body in (
@@ -653,7 +808,11 @@ TABLE: dict[str, Spec] = {
         )
     },
     "POST /api/outbound/campaigns/{campaign_id}/leads/import": shared(
-        "campaign.update", actor="sup_a", params={"campaign_id": "999999"}, upload=True, own=frozenset({422}),
+        "campaign.update",
+        actor="sup_a",
+        params={"campaign_id": "999999"},
+        upload=True,
+        own=frozenset({422}),
         why="the uploaded file has no phone column",
     ),
     "GET /api/outbound/campaigns/{campaign_id}/leads": shared("campaign.read", params={"campaign_id": "999999"}),
@@ -661,14 +820,21 @@ TABLE: dict[str, Spec] = {
     "POST /api/outbound/dnc": shared("campaign.update", actor="sup_a", body={"numbers": ["13900000000"]}),
     "POST /api/outbound/dnc/import": shared("campaign.update", actor="sup_a", upload=True),
     "DELETE /api/outbound/dnc/{entry_id}": shared(
-        "campaign.update", actor="sup_a", params={"entry_id": "999999"}, own=frozenset({404}),
+        "campaign.update",
+        actor="sup_a",
+        params={"entry_id": "999999"},
+        own=frozenset({404}),
         why="no such do-not-call entry",
     ),
     "GET /api/outbound/dispositions": shared("campaign.read"),
     "POST /api/outbound/dispositions": shared("campaign.update", actor="sup_a", body={"code": "x1", "name": "X"}),
     "PUT /api/outbound/dispositions/{code_id}": shared(
-        "campaign.update", actor="sup_a", params={"code_id": "999999"}, body={"code": "x1", "name": "X"},
-        own=frozenset({404}), why="no such code",
+        "campaign.update",
+        actor="sup_a",
+        params={"code_id": "999999"},
+        body={"code": "x1", "name": "X"},
+        own=frozenset({404}),
+        why="no such code",
     ),
     "DELETE /api/outbound/dispositions/{code_id}": shared(
         "campaign.update", actor="sup_a", params={"code_id": "999999"}
@@ -676,18 +842,26 @@ TABLE: dict[str, Spec] = {
     "GET /api/outbound/scripts": shared("campaign.read"),
     "POST /api/outbound/scripts": shared("campaign.update", actor="sup_a", body={"name": "话术"}),
     "PUT /api/outbound/scripts/{script_id}": shared(
-        "campaign.update", actor="sup_a", params={"script_id": "999999"}, body={"name": "话术"},
-        own=frozenset({404}), why="no such script",
+        "campaign.update",
+        actor="sup_a",
+        params={"script_id": "999999"},
+        body={"name": "话术"},
+        own=frozenset({404}),
+        why="no such script",
     ),
     "GET /api/outbound/desk": self_only("the agent's own running campaigns and callbacks", noperm=FORBIDDEN),
     "POST /api/outbound/campaigns/{campaign_id}/preview": self_only(
-        "no running preview campaign in this world", params={"campaign_id": "999999"}, own=frozenset({409}),
+        "no running preview campaign in this world",
+        params={"campaign_id": "999999"},
+        own=frozenset({409}),
         noperm=FORBIDDEN,
     ),
     **{
         f"POST /api/outbound/leads/{{lead_id}}/{action}": self_only(
-            "only a lead offered to the agent himself: none is in this world", params={"lead_id": "999999"},
-            own=frozenset({409}), noperm=FORBIDDEN,
+            "only a lead offered to the agent himself: none is in this world",
+            params={"lead_id": "999999"},
+            own=frozenset({409}),
+            noperm=FORBIDDEN,
         )
         for action in ("skip", "dial")
     },
@@ -698,19 +872,26 @@ TABLE: dict[str, Spec] = {
         NO_RUNTIME_CALL, params={"call_id": "1.1"}, body={"code": "sale"}, own=FORBIDDEN, noperm=FORBIDDEN
     ),
     "POST /api/outbound/callbacks": self_only(
-        "a callback for the agent himself", body={"phone": "13900000000", "due_at": "2026-11-20T10:00:00Z"},
+        "a callback for the agent himself",
+        body={"phone": "13900000000", "due_at": "2026-11-20T10:00:00Z"},
         noperm=FORBIDDEN,
     ),
-    "GET /api/outbound/callbacks": self_only("the agent's own and his queues' callbacks", noperm=FORBIDDEN),
-    "POST /api/outbound/callbacks/{callback_id}/dial": self_only(
-        "no callback in this world", params={"callback_id": "999999"}, own=frozenset({409}), noperm=FORBIDDEN
+    "GET /api/outbound/callbacks": listing(
+        "campaign.update (a campaign manager's: his data scope; an agent's: his own and his queues')",
+        "@callbackA",
+        actor="sup_a",
     ),
-    "POST /api/outbound/callbacks/{callback_id}/cancel": self_only(
-        "no callback in this world", params={"callback_id": "999999"}, own=frozenset({404}), noperm=FORBIDDEN
+    "POST /api/outbound/callbacks/{callback_id}/dial": dept(
+        "campaign.read, the agent's own callback (or his queue's)", params={"callback_id": "@callbackA"}
+    ),
+    "POST /api/outbound/callbacks/{callback_id}/cancel": dept(
+        "campaign.update, within the manager's data scope", actor="sup_a", params={"callback_id": "@callbackA"}
     ),
     **{
         f"GET /api/outbound/reports/{kind}": shared(
-            "report.read", actor="sup_a", query={"from": "2026-11-20", "to": "2026-11-21"},
+            "report.read",
+            actor="sup_a",
+            query={"from": "2026-11-20", "to": "2026-11-21"},
             why="outbound figures are center-wide",
         )
         for kind in ("campaigns", "dispositions", "callbacks", "cdr")
@@ -849,9 +1030,7 @@ def _product(world_template: tuple[Path, World, Path], folder: Path) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def read_matrix(
-    world_template: tuple[Path, World, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Matrix]:
+def read_matrix(world_template: tuple[Path, World, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     with _product(world_template, tmp_path_factory.mktemp("reads")) as matrix:
         yield matrix
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cti.simulator import PBXSimulator, load_template
+from cti.simulator import PBXSimulator, load_template, scenarios
 from cti.simulator.recorder import AMIRecorder
 from cti.simulator.templates import load_actions
 from cti.tracker import CallTracker
@@ -25,9 +25,7 @@ FIELDS = ("type", "direction", "queue", "agent", "state", "kind", "from", "to", 
 pytest_plugins = ["cti.simulator.testing"]  # the sim and client fixtures
 
 
-def domain_events(
-    messages: Sequence[Mapping[str, Any]], clock: float = 1_800_000_000.0
-) -> list[dict[str, Any]]:
+def domain_events(messages: Sequence[Mapping[str, Any]], clock: float = 1_800_000_000.0) -> list[dict[str, Any]]:
     tracker = CallTracker()
     out = []
     for msg in messages:
@@ -136,9 +134,7 @@ async def test_resync_from_the_list_replies_finds_the_call_in_progress(sim: PBXS
     """A tracker that connects mid-call rebuilds it from CoreShowChannels/QueueStatus/BridgeList."""
     sim.pbx.speed = 20.0
     sim.pbx.login_agent("support", "1007")
-    run = sim.start_scenario(
-        "inbound_answered", caller="13600000000", caller_name="李雷", agent="1007", talk=3
-    )
+    run = sim.start_scenario("inbound_answered", caller="13600000000", caller_name="李雷", agent="1007", talk=3)
     async with sim.client() as late:
         await late.wait_for(lambda m: m.get("Event") == "AgentConnect")
         tracker = CallTracker()
@@ -156,9 +152,7 @@ async def test_resync_from_the_list_replies_finds_the_call_in_progress(sim: PBXS
         await run.done.wait()
         await late.wait_for(lambda m: m.get("Event") == "Hangup" and m.get("Uniqueid") == run.binding["u0"])
         after = [m for m in late.messages[start:] if "ActionID" not in m and "Event" in m]
-        ended = [
-            e for msg in after for e in tracker.feed(dict(msg), 1_800_000_010.0) if e["type"] == "call.ended"
-        ]
+        ended = [e for msg in after for e in tracker.feed(dict(msg), 1_800_000_010.0) if e["type"] == "call.ended"]
         assert [(e["call_id"], e["answered"]) for e in ended] == [(run.binding["u0"], True)]
 
 
@@ -174,3 +168,28 @@ async def test_tracker_reads_the_desk_scenarios_as_recorded(file: str) -> None:
     recorded = domain_events(load_template(file))
     assert any(e["type"] == "call.ended" for e in recorded)
     assert domain_events(client.messages) == recorded
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "telling"),
+    [
+        ("caller_id_late", "20_caller_id_rewrite", "call.answered"),
+        ("pickup", "21_directed_pickup", "call.answered"),
+        ("blind_transfer_no_answer", "22_blind_transfer_no_answer", "call.transfer_failed"),
+    ],
+)
+async def test_dialplan_scenarios_read_as_their_recordings(name: str, file: str, telling: str) -> None:
+    """A caller ID set after the Dial, a pickup by another phone, a blind transfer nobody answers:
+    the simulator plays the recorded pieces and the tracker reads the same calls as from Asterisk."""
+    pieces = scenarios.scenario(name).pieces
+    async with PBXSimulator(speed=20.0) as sim, sim.client(timeout_s=20.0) as client:
+        run = sim.start_scenario(name, agent="1001")
+        await run.done.wait()
+        await all_hung_up(client)
+    played = [m for m in load_template(file) if any(p.first <= m["_seq"] <= p.last for p in pieces)]
+    recorded = [e for e in domain_events(played) if e["type"].startswith(("call.", "queue."))]
+    simulated = [e for e in domain_events(client.messages) if e["type"].startswith(("call.", "queue."))]
+    assert any(e["type"] == "call.ended" for e in recorded)
+    assert [e["type"] for e in recorded].count(telling) == 1
+    assert [e["type"] for e in recorded].count("call.new") == 1  # one call: no phantom of the picking phone
+    assert simulated == recorded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,3 +131,31 @@ def test_agent_grid_follows_calls() -> None:
     support = next(q for q in snap["queues"] if q["queue"] == "support")
     assert support["agents"]["wrap_up"] == 1 and support["today"]["answered"] == 1
     assert snap["settings"] == {"sl_threshold_s": 20, "short_abandon_s": 5}
+
+
+def test_at_100_calls_a_second_each_queue_gets_at_most_n_updates_a_second_the_latest_winning() -> None:
+    rate = 2.0  # CC_WALLBOARD_UPDATES_PER_S's default
+    b = board(min_interval_s=1 / rate)
+    log = EventLog()
+    for n in range(400):  # 4 s of calls at 100 per second, alternating queues
+        t = T0 + n / 100
+        queue = ("support", "sales")[n % 2]
+        log.join(t, f"c{n}", queue)
+        if n % 4:
+            log.answer(t + 0.05, f"c{n}", f"a{n % 50}", queue, wait_s=0.05)
+    sent: list[tuple[float, dict]] = []
+    tick = T0
+    for event in log.ordered():
+        now = datetime.fromisoformat(event["ts"]).timestamp()
+        while tick + 0.5 <= now:  # serve's flush loop
+            tick += 0.5
+            sent += [(tick, e) for e in b.flush(tick)]
+        sent += [(now, e) for e in b.apply(event, now)]
+    sent += [(T0 + 10, e) for e in b.flush(T0 + 10)]
+    for queue in ("support", "sales"):
+        times = [t for t, e in sent if e["queue"] == queue]
+        assert all(later - earlier >= 1 / rate - 1e-9 for earlier, later in itertools.pairwise(times))
+        assert len(times) <= 4 * rate + 2
+        last = [e for _, e in sent if e["queue"] == queue][-1]
+        assert last["today"]["offered"] == 200  # the last update carries the final numbers
+    assert len(sent) * 40 < len(log.events)  # one update for some 50 queue events: the screens set the cost

@@ -211,3 +211,21 @@ def test_exactly_one_new_and_one_ended_per_call(name: str) -> None:
         assert events[first]["type"] == "call.new"
         last = max(i for i, e in enumerate(events) if e.get("call_id") == call_id)
         assert events[last]["type"] == "call.ended"
+
+
+def test_dialer_call_originated_into_a_queue_is_an_outbound_call_answered_by_the_agent() -> None:
+    """The campaign dialer's Originate (``dialer/31_dialer_answered``, recorded from Asterisk 22):
+    ``Local/13800138000@dialer-callee/n`` with Context=dialer-connect Exten=sales. The customer answers on
+    the pair's far side, the Originate's own ``;1`` channel goes on into Queue(sales) and agent 1001 takes it.
+    That is an outbound call to the customer, answered by the agent, not an inbound call abandoned."""
+    events = list(replay_file(FIXTURES / "dialer" / "31_dialer_answered.jsonl"))
+    new = _one(events, "call.new")
+    assert (new["direction"], new["dialed"]) == ("outbound", "13800138000")
+    answered = _one(events, "call.answered")
+    assert answered["agent"] == "1001" and answered["queue"] == "sales"
+    ended = _one(events, "call.ended")
+    assert (ended["direction"], ended["disposition"], ended["answered"]) == ("outbound", "answered", True)
+    assert ended["dialed"] == "13800138000" and ended["agent"] == "1001"
+    assert [leg["agent"] for leg in ended["legs"]] == ["1001"]
+    assert _one(events, "queue.left")["reason"] == "answered"
+    assert not _of(events, "queue.abandoned")

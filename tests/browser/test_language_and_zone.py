@@ -153,9 +153,10 @@ def test_an_error_on_the_desk_shows_one_language(live: EnglishTokyoDesk, browser
     assert not CJK.search(notice.inner_text()), notice.inner_text()
     shot(page, "desk-error-en.png")
     page.select_option("#lang-switch", "zh-CN")
+    # the switch has finished once the page's texts are in Chinese; only then is the next error in Chinese
+    expect(page.locator("#history-unbound")).to_have_text("绑定座席或分机后可查看通话记录", timeout=WAIT_MS)
     page.click("#pause-button")
     expect(notice).to_contain_text("请先绑定座席或分机", timeout=WAIT_MS)
-    expect(page.locator("#history-unbound")).to_have_text("绑定座席或分机后可查看通话记录")
     assert not re.search(r"[A-Za-z]", notice.inner_text()), notice.inner_text()
     shot(page, "desk-error-zh.png")
     assert len(refused) == 2 and all("/api/desk/state" in r for r in refused), refused

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from crm_core.db import make_engine, make_sessionmaker
-from crm_core.models import AgentScript, Callback, CallDisposition, Lead, User
+from crm_core.models import AgentScript, Callback, CallDisposition, DispositionCode, Lead, User
 from crm_core.services import outbound as svc
 from crm_core.services.users import create_user
 
@@ -38,9 +38,13 @@ def supervisor(live: LiveDesk) -> str:
     with db(live) as session:
         if session.scalar(select(User).where(User.username == "boss")) is None:
             create_user(session, "boss", live.password, display_name="Boss", roles=["supervisor"])
-        session.add(AgentScript(name="续费话术", body="您好{name}，我是客服，关于您的续费……",
-                                questions=[{"key": "renew", "label": "是否续费", "kind": "choice",
-                                            "options": ["是", "否"]}]))
+        session.add(
+            AgentScript(
+                name="续费话术",
+                body="您好{name}，我是客服，关于您的续费……",
+                questions=[{"key": "renew", "label": "是否续费", "kind": "choice", "options": ["是", "否"]}],
+            )
+        )
         session.commit()
     return "boss"
 
@@ -84,8 +88,11 @@ def test_campaign_set_up_then_preview_dial_and_wrap_up(live: LiveDesk, browser: 
     # the whole week: the test may run on a weekend
     with db(live) as session:
         campaign_id = session.scalar(select(Lead.campaign_id).where(Lead.phone == LEAD))
-        svc.update_campaign(session, campaign_id, {"schedule": {"days": list(range(7)), "start": "00:00",
-                                                                "end": "23:59", "calendar": False}})
+        svc.update_campaign(
+            session,
+            campaign_id,
+            {"schedule": {"days": list(range(7)), "start": "00:00", "end": "23:59", "calendar": False}},
+        )
         session.commit()
     row.get_by_role("button", name="开始").click()
     expect(row).to_contain_text("进行中", timeout=WAIT_MS)
@@ -128,8 +135,13 @@ def test_campaign_set_up_then_preview_dial_and_wrap_up(live: LiveDesk, browser: 
 
     with db(live) as session:
         agent = session.scalar(select(User).where(User.username == "agent1001"))
-        svc.schedule_callback(session, phone="13900003333", due_at=datetime.now(UTC).replace(tzinfo=None),
-                              owner_id=agent.id, note="客户要求下午回电")
+        svc.schedule_callback(
+            session,
+            phone="13900003333",
+            due_at=datetime.now(UTC).replace(tzinfo=None),
+            owner_id=agent.id,
+            note="客户要求下午回电",
+        )
         session.commit()
     desk.reload()
     callback = desk.locator("#ob-callbacks li", has_text="13900003333")
@@ -141,3 +153,61 @@ def test_campaign_set_up_then_preview_dial_and_wrap_up(live: LiveDesk, browser: 
         assert done.status == "done" and done.done_call_id
     desk.context.close()
     admin.context.close()
+
+
+def test_scripts_and_wrap_up_codes_are_edited_on_the_page(live: LiveDesk, browser: Browser, supervisor: str) -> None:
+    admin = page_for(browser, live, supervisor, "/admin/outbound")
+    script = admin.locator("#script-rows li", has_text="续费话术")
+    script.locator("button.edit").click()
+    form = admin.locator("#script-form")
+    expect(form.locator("textarea[name=questions]")).to_have_value("renew|是否续费|是,否")
+    form.locator("textarea[name=body]").fill("您好{name}，本月续费有优惠。")
+    form.locator("textarea[name=questions]").fill("renew|是否续费|是,否\nwhy|不续费的原因")
+    form.locator("button[type=submit]").click()
+    expect(admin.locator("#notice")).to_have_text("已保存", timeout=WAIT_MS)
+    admin.click("#script-new")
+    form.locator("input[name=name]").fill("投诉回访")
+    form.locator("input[name=queue]").fill("support")
+    form.locator("textarea[name=body]").fill("{name}您好，回访您上次的投诉。")
+    form.locator("textarea[name=questions]").fill("没有竖线的一行")
+    form.locator("button[type=submit]").click()
+    expect(admin.locator("#notice")).to_contain_text("第 1 行的问题写法不对", timeout=WAIT_MS)
+    form.locator("textarea[name=questions]").fill("")
+    form.locator("button[type=submit]").click()
+    expect(admin.locator("#script-rows")).to_contain_text("投诉回访", timeout=WAIT_MS)
+
+    codes = admin.locator("#code-form")
+    admin.click("#code-new")
+    codes.locator("input[name=code]").fill("refund")
+    codes.locator("input[name=name]").fill("退款咨询")
+    codes.locator("input[name=queue]").fill("support")
+    codes.locator("input[name=retry]").check()
+    codes.locator("button[type=submit]").click()
+    row = admin.locator("#code-rows tr[data-code=refund]")
+    expect(row).to_contain_text("稍后再拨", timeout=WAIT_MS)
+    row.locator("button.edit").click()
+    expect(codes.locator("input[name=name]")).to_have_value("退款咨询")
+    codes.locator("input[name=name]").fill("退款")
+    codes.locator("input[name=is_active]").uncheck()
+    codes.locator("button[type=submit]").click()
+    expect(row).to_contain_text("停用", timeout=WAIT_MS)
+    expect(row).to_contain_text("退款")
+    admin.select_option("#lang-switch", "en")
+    expect(admin.locator("#code-rows")).to_contain_text("Inactive", timeout=WAIT_MS)
+    admin.select_option("#lang-switch", "zh-CN")
+    expect(admin.locator("#code-rows")).to_contain_text("停用", timeout=WAIT_MS)
+    expect(admin.locator("#script-form")).to_contain_text("问题")
+    shot(admin, "outbound-codes.png")
+    with db(live) as session:
+        edited = session.scalar(select(AgentScript).where(AgentScript.name == "续费话术"))
+        assert edited is not None and edited.body == "您好{name}，本月续费有优惠。"
+        assert [q["key"] for q in edited.questions] == ["renew", "why"] and edited.questions[1]["kind"] == "text"
+        refund = session.scalar(select(DispositionCode).where(DispositionCode.code == "refund"))
+        assert refund is not None and (refund.name, refund.queue, refund.retry, refund.is_active) == (
+            "退款",
+            "support",
+            True,
+            False,
+        )
+    row.locator("button.delete").click()
+    expect(admin.locator("#code-rows tr[data-code=refund]")).to_have_count(0, timeout=WAIT_MS)

@@ -106,10 +106,45 @@ def test_one_click_on_the_call_row_plays_it_and_the_waveform_seeks(live: LiveDes
     assert box is not None
     canvas.click(position={"x": box["width"] * 0.75, "y": box["height"] / 2})
     page.wait_for_function(
-        f"() => Math.abs(parseFloat(document.querySelector('#player .rp').dataset.position) - {SECONDS * 0.75})"
-        " < 0.3",
+        f"() => Math.abs(parseFloat(document.querySelector('#player .rp').dataset.position) - {SECONDS * 0.75}) < 0.3",
         timeout=WAIT_MS,
     )
     expect(player).to_have_attribute("data-playing", "0")
     expect(page.locator("#player .rp-message")).to_have_text("")
     assert _plays(live, recording_id) == [AGENT]
+
+
+def test_a_call_recorded_twice_is_one_row_with_two_files_and_the_counters_match(
+    live: LiveDesk, agent_page: Page
+) -> None:
+    _seed_recording(live)
+    cti_file = "cti-1795460000.22.wav"
+    monitor = live.root / "monitor"
+    (monitor / cti_file).write_bytes((monitor / FILE).read_bytes())
+    engine = make_engine(live.settings().effective_database_url)
+    with make_sessionmaker(engine)() as session:
+        agent = session.scalars(select(User).where(User.username == AGENT)).one()
+        if session.scalars(select(Recording).where(Recording.file_name == cti_file)).first() is None:
+            session.add(
+                Recording(
+                    file_name=cti_file,
+                    status="ready",
+                    call_id=CALL_ID,
+                    uniqueid="1795460000.22",
+                    agent="1001",
+                    agent_user_id=agent.id,
+                    duration_s=5.0,
+                    format="wav",
+                    size_bytes=(monitor / cti_file).stat().st_size,
+                )
+            )
+            session.commit()
+    engine.dispose()
+    page = agent_page
+    page.goto(f"{live.url}/static/recordings.html")
+    row = page.locator(f"tr.rec-row[data-call-id='{CALL_ID}']")
+    expect(row).to_have_count(1, timeout=WAIT_MS)
+    expect(row.locator("button.rec-play")).to_have_count(2)
+    expect(row.locator("button.rec-play").first).to_contain_text("队列录音")
+    rows = page.locator("tr.rec-row").count()
+    expect(page.locator("#rec-status [data-count='total'] b")).to_have_text(str(rows))

@@ -315,7 +315,7 @@ def test_a_queue_call_rings_in_the_browser_is_answered_heard_hung_up_and_recorde
     call_id = str(connect.get("Linkedid", ""))
     hung = ami.mark()
     page.click("[data-action=hangup]")
-    expect(page.locator("#pop")).to_be_hidden(timeout=WAIT_MS)
+    expect(page.locator("#pop-status")).to_be_visible(timeout=WAIT_MS)  # the pop stays for the wrap-up
     page.wait_for_function("() => window.deskApp.softphone.status === 'registered'", timeout=WAIT_MS)
     phone = ami.wait_for(
         lambda m: m.get("Event") == "Hangup" and str(m.get("Channel", "")).startswith(f"PJSIP/{EXTENSION}-"),

@@ -36,6 +36,7 @@ from agent_desk.app import create_app
 from agent_desk.runtime import Runtime, build_runtime
 from config import Settings
 from crm_core.db import make_engine, make_sessionmaker, migrate
+from crm_core.models import Department
 from crm_core.services.users import create_user
 from cti.ami.parser import Message
 from cti.simulator.recorder import AMIRecorder, logged_in
@@ -427,11 +428,19 @@ def prepare(root: Path, url: str) -> None:
     engine = make_engine(url)
     with make_sessionmaker(engine)() as session:
         create_user(session, "admin", PASSWORD, display_name="Admin", roles=["admin"])
-        create_user(session, "supervisor", PASSWORD, display_name="Supervisor", roles=["supervisor"])
+        # the supervisor and the agents work in one department: a supervisor sees his departments' agents
+        service = Department(name="客服部 Service", path="/")
+        session.add(service)
+        session.flush()
+        service.path = f"/{service.id}/"
+        create_user(
+            session, "supervisor", PASSWORD, display_name="Supervisor", roles=["supervisor"],
+            department_id=service.id,
+        )
         for extension in AGENTS:
             create_user(
                 session, f"agent{extension}", PASSWORD, display_name=f"Agent {extension}", roles=["agent"],
-                extension=extension,
+                extension=extension, department_id=service.id,
             )
         session.commit()
     engine.dispose()

@@ -1,5 +1,6 @@
 """Dialplan cases of a real PBX through the whole product: a caller number set after the Dial began,
-and a blind transfer to a target that does not answer (the scenarios of transcripts 20 and 22).
+a ringing agent picked up by another phone, and a blind transfer to a target that does not answer
+(the scenarios of transcripts 20, 21 and 22).
 
 Each test drives Asterisk as ``tests/fixtures/ami/record_dialplan_scenarios.py`` did and checks what
 the product made of it: the bus events, the screen-pop's lookup and the history row.
@@ -37,6 +38,13 @@ def call_row(product: Product, call_id: str) -> CallRow:
         (row,) = session.scalars(select(CallRow).where(CallRow.call_id == call_id)).all()
         session.expunge_all()
         return row
+
+
+def call_rows(product: Product, call_id: str) -> list[CallRow]:
+    with product.db() as session:
+        rows = list(session.scalars(select(CallRow).where(CallRow.call_id == call_id)).all())
+        session.expunge_all()
+        return rows
 
 
 async def caller_without_caller_id(product: Product, number: str, agent_talk: int) -> PlacedCall:
@@ -96,3 +104,40 @@ async def test_blind_transfer_to_a_target_that_does_not_answer_is_reported_faile
     ended = await product.ended(call)
     assert not product.of_call(call.call_id, "call.transferred", call.since)
     assert ended["answered"] and ended["agent"] == "1001"
+
+
+async def test_a_ringing_agent_picked_up_by_another_phone_is_one_call_answered_by_that_phone(product: Product) -> None:
+    await product.queue_add("support", "1001")
+    call = await product.call("5558002", variables=["__AGENT_NOANSWER=1001"])
+    ringing = await product.wait_call_event(call, "call.ringing", agent="1001")
+    agent_leg = str(ringing["channel"])
+    await product.ami.wait_for(
+        lambda m: m.get("Event") == "Newstate" and m.get("Channel") == agent_leg and m.get("ChannelState") == "5",
+        call.ami_since,
+    )
+    # a phone with caller ID 1002 dials *81001: the dialplan's [phone-pickup] runs PickupChan of 1001's leg
+    await product.action(
+        "Originate",
+        Channel="Local/*81001@phone-pickup",
+        Application="MusicOnHold",
+        Data="default,3",
+        CallerID='"Phone 1002" <1002>',
+        Timeout="30000",
+        Async="true",
+    )
+    pickup = await product.ami.wait_for(lambda m: m.get("Event") == "Pickup", call.ami_since)
+    assert pickup["TargetChannel"] == agent_leg
+    answered = await product.wait_call_event(call, "call.answered")
+    assert answered["channel"] == pickup["Channel"]
+    assert answered["callee"]["number"] == "1002" and answered["caller"]["number"] == "5558002"
+    await product.hangup_caller(call)
+    ended = await product.ended(call)
+    assert ended["answered"] and ended["disposition"] == "answered"
+    assert [leg["number"] for leg in ended["legs"]] == ["1002"]
+    # the picking phone's own originated call is no call of its own: no phantom, no abandon
+    picker_call = str(pickup["Linkedid"])
+    assert not product.find(lambda e: e.get("call_id") == picker_call, call.since)
+    assert not product.of_call(call.call_id, "queue.abandoned", call.since)
+    row = call_row(product, call.call_id)
+    assert (row.caller_number, row.disposition) == ("5558002", "answered")
+    assert not call_rows(product, picker_call)
