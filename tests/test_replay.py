@@ -233,3 +233,30 @@ def test_directed_pickup_answers_the_call_for_the_picking_phone() -> None:
     assert ended["answered"] and ended["disposition"] == "answered"
     assert [leg["number"] for leg in ended["legs"]] == ["1002"]
     assert not [e for e in events if e["type"].startswith("queue.") and e.get("reason") not in (None, "answered")]
+
+
+def test_pickup_whose_originate_dial_begin_comes_after_the_answer_is_still_one_call() -> None:
+    """Asterisk publishes an Originate's DialBegin once the call is placed, and under load the Local
+    pair's ;2 half may answer (PickupChan) first: transcript 21 with the picking phone's DialBegin moved
+    after both halves are up still gives one call answered by the picking phone and no phantom abandon."""
+    messages = load_messages(FIXTURES / "21_directed_pickup.jsonl")
+    picker = "Local/*81001@phone-pickup-00000002"
+    begin = next(
+        i
+        for i, (m, _) in enumerate(messages)
+        if m.get("Event") == "DialBegin" and m.get("DestChannel") == f"{picker};1"
+    )
+    up = next(
+        i
+        for i, (m, _) in enumerate(messages)
+        if m.get("Event") == "Newstate" and m.get("Channel") == f"{picker};2" and m.get("ChannelState") == "6"
+    )
+    assert begin < up
+    reordered = messages[:begin] + messages[begin + 1 : up + 1] + [messages[begin]] + messages[up + 1 :]
+    tracker = CallTracker(pbx="pbx1")
+    events = [e for msg, when in reordered for e in tracker.feed(msg, now=when)]
+    assert {e["call_id"] for e in events if e["type"] == "call.new"} == {"1796315755.0"}
+    (answered,) = [e for e in events if e["type"] == "call.answered"]
+    assert answered["channel"] == f"{picker};2"
+    (ended,) = [e for e in events if e["type"] == "call.ended"]
+    assert ended["disposition"] == "answered"

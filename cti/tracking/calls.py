@@ -213,6 +213,7 @@ class CallBook:
         if not call.first_context:
             call.first_context = context
             call.dialed = known(exten)
+            call.dial_expected = chan.state == 0 and name.endswith(";1") and name.startswith("Local/")
         self._caller_id(chan, msg)
         return chan
 
@@ -336,7 +337,7 @@ class CallBook:
             dialed = dialable(target.number if target is not None else None) or dialable(call.dialed)
         else:
             campaign = call.campaign_attempt is not None
-            if (call.originated or campaign) and not force:
+            if (call.originated or campaign or call.dial_expected) and not force:
                 # an originated Local pair: plumbing if it dials on, a person once it talks, queues or ends
                 # (answered alone it may still be a pickup that takes another call: PickupChan answers first);
                 # a campaign's customer leg may show its state before the Originate's DialBegin (busy)

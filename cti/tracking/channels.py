@@ -91,6 +91,9 @@ class ChannelEvents(CallBook):
             return
         src = self._chan(msg)
         target = dest.party
+        dest.call.dial_expected = False
+        if src is not None:
+            src.call.dial_expected = False
         if src is None:  # an Originate: the originated party rings, nobody calls it
             call = dest.call
             if target is call.first_party and not call.announced:

@@ -144,6 +144,10 @@ class Call:
     absorbed_by: str | None = None
     originated: bool = False  # started by an Originate (no calling channel): click-to-dial, call-me-now
     origin_channel: str | None = None  # the Uniqueid of the channel the Originate created (its ;1 half)
+    # The call began with the ;1 half of a Local pair, created Down: somebody asked for it (an Originate,
+    # a call file) and its DialBegin may come after its ;2 half has already answered (Asterisk publishes it
+    # once the call is placed): until a DialBegin names it, it is not announced on its own state.
+    dial_expected: bool = False
     # The originated channel itself waits in a queue (a dialer's call: Local/<number>@… put through to Queue()):
     # the far side of the Local pair is the customer dialled, the call is outbound.
     originate_queued: bool = False
