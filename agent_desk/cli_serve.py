@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import runpy
 import shutil
 import sys
@@ -77,6 +78,10 @@ def reset_demo_data(settings: Settings) -> list[Path]:
 def _serve(settings: Settings, demo: bool, demo_pbx_info: Any = None) -> None:
     import uvicorn
 
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
     from agent_desk.app import create_app
     from agent_desk.runtime import build_runtime
 
@@ -85,7 +90,11 @@ def _serve(settings: Settings, demo: bool, demo_pbx_info: Any = None) -> None:
     app = create_app(settings, runtime)
     # per-message compression halves fan-out capacity; desk frames are small JSON
     config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_level="info", ws_per_message_deflate=False
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level,
+        ws_per_message_deflate=False,
     )
     # Server.run picks uvloop (installed with uvicorn[standard]) like `uvicorn` itself does
     uvicorn.Server(config).run()

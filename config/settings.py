@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     language: Literal["zh-CN", "en"] = Field("zh-CN", description="Default user-interface language.")
     default_region: str = Field("CN", description="Region used to normalise phone numbers without a prefix.")
     timezone: str = Field("Asia/Shanghai", description="Business time zone for calendars and reports.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least level of what `serve` and `demo` write to their console log."
+    )
     secret_key: str = Field(
         default_factory=lambda: secrets.token_urlsafe(32),
         description="Signs what sessions hand out to be checked later (websocket tickets, login captchas). "

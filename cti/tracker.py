@@ -156,6 +156,7 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
     def resync_begin(self) -> None:
         """Start of a state rebuild: every known channel must be reported again to survive."""
         self._queue_entries.clear()
+        self._queued_bridges.clear()
         for chan in self._channels.values():
             chan.confirmed = False
         self.agents.resync_begin()
@@ -171,6 +172,7 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
                     self._drop_channel(chan, now)
             self.agents.resync_end()
             self._queue_entries.clear()
+            self._queued_bridges.clear()
         except Exception:
             self.stats.malformed += 1
         out.extend(self.agents.flush(now))
@@ -270,8 +272,18 @@ class CallTracker(ChannelEvents, QueueEvents, TransferEvents):
                 return
             self._adopt(chan, msg, t)
             self._adopt_queue_entry(chan, t)
+            adopted = True
+        else:
+            adopted = False
         chan.confirmed = True
         bridge_uid = text(msg.get("BridgeId"))
+        if adopted and bridge_uid:
+            if chan.queue is None and text(msg.get("Application")) == "Queue":
+                # Queue() runs on while its caller talks and QueueStatus lists only waiting callers: a
+                # caller answered from its queue before the tracker started
+                self._answered_in_queue(chan, text(msg.get("ApplicationData")).split(",", 1)[0], bridge_uid, t)
+            else:
+                self._answering_from_queue(chan, bridge_uid)
         if bridge_uid and (chan.bridge is None or chan.bridge.uid != bridge_uid):
             self._enter(chan, bridge_uid, t)
 

@@ -35,6 +35,18 @@ class QueueCallLike(Protocol):
     hold_mark: float | None
 
 
+# QueueStatus gives a caller's wait to the second: a stay reported again may seem to have begun that much later.
+SAME_STAY_SLACK_S = 1.0
+
+
+def same_stay(joined_at: float, outcome: Any, began: float) -> bool:
+    """Is a queue.joined whose caller began waiting at ``began`` (its time less its ``wait_s``; same call,
+    same queue) the stay that joined at ``joined_at``, reported again? Yes while that stay still waits, or
+    when the new one began no later than it (a takeover's resync reports the calls it finds in their
+    queues, answered ones included, with the wait so far); a call back in the queue after it left joins later."""
+    return outcome in (Outcome.WAITING, Outcome.WAITING.value) or began <= joined_at + SAME_STAY_SLACK_S
+
+
 def _wait(rec: QueueCallLike, ts: float, wait_s: Any) -> float:
     if isinstance(wait_s, int | float):
         return float(wait_s)

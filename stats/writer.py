@@ -378,8 +378,9 @@ class HistoryWriter:
         call_id = str(_need(event, "call_id"))
         queue = str(_need(event, "queue"))
         stays = self._queue_stays(session, pbx, call_id)
-        if any(s.queue == queue and s.joined_at == ts for s in stays):
-            return
+        began = ts - (number(event.get("wait_s")) or 0.0)  # a resync's report: the wait so far
+        if any(s.queue == queue and queue_call.same_stay(s.joined_at, s.outcome, began) for s in stays):
+            return  # that stay again (a takeover's resync reports the calls it finds in their queues)
         for stay in stays:
             if stay.joined_at < ts:
                 queue_call.talk_ended(stay, ts)  # moved on to another queue

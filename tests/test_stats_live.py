@@ -159,3 +159,24 @@ def test_at_100_calls_a_second_each_queue_gets_at_most_n_updates_a_second_the_la
         last = [e for _, e in sent if e["queue"] == queue][-1]
         assert last["today"]["offered"] == 200  # the last update carries the final numbers
     assert len(sent) * 40 < len(log.events)  # one update for some 50 queue events: the screens set the cost
+
+
+def test_a_stay_reported_again_by_a_takeovers_resync_counts_once() -> None:
+    """The node that takes over resyncs and reports the calls it finds in their queues: a second
+    queue.joined for a stay still waiting is that stay, not a second offer (nor, later, an abandon)."""
+    b = board(min_interval_s=0)
+    log = EventLog()
+    log.join(T0 + 1, "c1", "support")
+    log.join(T0 + 3, "c1", "support")  # the resync's report, its join time worked out from the channel
+    log.answer(T0 + 5, "c1", "a1", "support", 4)
+    # a later resync finds it talking from inside Queue(): waited since T0 + 0.5, by the channels' ages
+    log.add("queue.joined", T0 + 10, call_id="c1", queue="support", position=None, wait_s=9.5)
+    log.end(T0 + 30, "c1", T0, T0 + 5, "answered")
+    for event in log.ordered():
+        b.apply(event, now=T0 + 31)
+    counts = b.queue_counts("support")
+    assert (counts.offered, counts.answered, counts.abandoned, counts.waiting) == (1, 1, 0, 0)
+    log.join(T0 + 40, "c1", "support")  # transferred back to the queue: a second offer
+    for event in log.ordered()[-1:]:
+        b.apply(event, now=T0 + 41)
+    assert (counts.offered, counts.waiting) == (2, 1)

@@ -116,3 +116,18 @@ def test_a_survey_is_filed_under_the_agents_extension_like_his_calls(factory: se
         call_agent = session.scalars(select(CallRow.agent)).one()
         survey = session.scalars(select(SurveyRow)).one()
         assert (survey.agent, survey.score) == (call_agent, 4) == ("1001", 4)
+
+
+def test_a_stay_reported_again_by_a_takeovers_resync_is_one_row(factory: sessionmaker[Session]) -> None:
+    """A second queue.joined for a stay still waiting (a takeover's resync) is that stay: one row, answered."""
+    log = EventLog()
+    log.new_call(T0, "c1", "13800000000")
+    log.join(T0 + 1, "c1", "support")
+    log.join(T0 + 3, "c1", "support")
+    log.answer(T0 + 5, "c1", "a1", "support", 4)
+    log.add("queue.joined", T0 + 10, call_id="c1", queue="support", position=None, wait_s=9.5)  # talking
+    log.end(T0 + 30, "c1", T0, T0 + 5, "answered")
+    HistoryWriter(factory).apply_many(log.ordered())
+    with factory() as session:
+        rows = session.scalars(select(QueueCallRow)).all()
+        assert [(r.joined_at, r.outcome) for r in rows] == [(T0 + 1, "answered")]

@@ -88,18 +88,23 @@ def test_resync_adopts_calls_never_seen() -> None:
     assert news[ANSWERED_CALL]["direction"] == "inbound"
     assert news[ANSWERED_CALL]["caller"] == {"number": "5551240", "name": "PSTN 5551240"}
     assert news[WAITING_CALL]["caller"]["number"] == "5551241"
-    joined = [e for e in during if e["type"] == "queue.joined"]
-    assert [(e["call_id"], e["queue"]) for e in joined] == [(WAITING_CALL, "support")]
-    assert joined[0]["wait_s"] == pytest.approx(1.0, abs=0.01)  # QueueEntry Wait: 1
+    joined = {e["call_id"]: e for e in during if e["type"] == "queue.joined"}
+    assert {call: e["queue"] for call, e in joined.items()} == {ANSWERED_CALL: "support", WAITING_CALL: "support"}
+    assert joined[WAITING_CALL]["wait_s"] == pytest.approx(1.0, abs=0.01)  # QueueEntry Wait: 1
+    # the talking caller's channel runs Queue(support): answered from that queue, its wait from the channels'
+    # ages (caller 3 s, agent leg 3 s: to the second, no wait seen)
+    left = [e for e in during if e["type"] == "queue.left"]
+    assert [(e["call_id"], e["queue"], e["reason"]) for e in left] == [(ANSWERED_CALL, "support", "answered")]
     answered = [e for e in during if e["type"] == "call.answered"]
-    assert [(e["call_id"], e["agent"]) for e in answered] == [(ANSWERED_CALL, "1001")]
+    assert [(e["call_id"], e["agent"], e["queue"]) for e in answered] == [(ANSWERED_CALL, "1001", "support")]
+    assert answered[0]["wait_s"] == pytest.approx(left[0]["wait_s"]) and answered[0]["wait_s"] < 1.0
     states = {e["agent"]: e["state"] for e in during if e["type"] == "agent.state"}
     assert states == {"1001": "on_call", "1002": "paused"}
 
     rest = _feed(tracker, after)
     ended = {e["call_id"]: e for e in rest if e["type"] == "call.ended"}
     assert set(ended) == {ANSWERED_CALL, WAITING_CALL}
-    assert ended[ANSWERED_CALL]["disposition"] == "answered"
+    assert (ended[ANSWERED_CALL]["disposition"], ended[ANSWERED_CALL]["queue"]) == ("answered", "support")
     assert ended[ANSWERED_CALL]["duration_s"] == pytest.approx(18.98 - 0.56, abs=0.6)
     assert ended[WAITING_CALL]["disposition"] == "abandoned"
     assert not [e for e in rest if e["type"] == "call.new"]

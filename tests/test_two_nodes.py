@@ -378,16 +378,33 @@ async def test_the_dialer_and_the_wallboard_run_on_one_node_and_move_to_the_stan
             seen_a, seen_b = ([f["seq"] for f in frames if f["seq"] >= common] for frames in (on_a, on_b))
             assert seen_a[: len(seen_b)] == seen_b[: len(seen_a)]
 
-            # kill it while one of its calls is still up on the PBX and leads are left to dial
-            def mid_campaign(calls: list[Attempt]) -> bool:
-                return any(x.ended_at is None for x in calls) and len(calls) < len(CAMPAIGN_LEADS)
-
-            await until_attempts(url, cid, wrapped, mid_campaign)
+            # kill it while one of its calls is still up on the PBX, not yet answered by an agent, and leads are
+            # left to dial; the calls in flight last until the standby has taken over (a long call: one that
+            # ended while no node watched it is dialled again, as nobody can tell how it ended)
+            async with asyncio.timeout(60):
+                while True:
+                    _, attempts = await asyncio.to_thread(campaign_state, url, cid)
+                    tried = [x for v in attempts.values() for x in v]
+                    if len(tried) < len(CAMPAIGN_LEADS) and any(
+                        x.outcome == "pending" and x.ended_at is None and sim.pbx.linger(x.number) for x in tried
+                    ):
+                        break
+                    await asyncio.to_thread(wrap_up_connected, url, cid, wrapped)
+                    await asyncio.sleep(0.02)
+            lingering = [n for n in CAMPAIGN_LEADS if sim.pbx.linger(n)]
             survivor = on_b if second is b else on_a
             first.kill()
             killed_at = datetime.now(UTC).replace(tzinfo=None)
             await asyncio.sleep(0.3)  # what the first node published just before it died has arrived
             frames_before = len(survivor)
+            _, attempts = await asyncio.to_thread(campaign_state, url, cid)
+            left = [x.number for v in attempts.values() for x in v if x.outcome == "pending"]
+            assert left and set(left) <= set(lingering), (left, lingering)
+            async with asyncio.timeout(60):  # the standby follows each call its predecessor left
+                while second.log_tail(100_000).count("dialer: following call") < len(left):  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
+            for number in lingering:
+                sim.pbx.linger(number, False)
 
             # the standby takes over the dialer: every lead is dialled, each once
             async with asyncio.timeout(90):
@@ -400,6 +417,10 @@ async def test_the_dialer_and_the_wallboard_run_on_one_node_and_move_to_the_stan
             once = {number: [x.outcome for x in tried] for number, tried in attempts.items()}
             assert set(once) == set(CAMPAIGN_LEADS), once
             assert all(outcomes == ["connected"] for outcomes in once.values()), json.dumps(once)
+            for number in left:  # the calls left on the PBX: followed to their end, not dialled again
+                (followed,) = attempts[number]
+                assert followed.started_at < killed_at
+                assert followed.ended_at is not None and followed.ended_at > killed_at
             after = [x for v in attempts.values() for x in v if x.started_at >= killed_at]
             assert after, "the survivor dialled the leads left"
             assert await bridge_live(client, second, admin)

@@ -125,6 +125,7 @@ class CallRun:
         self._replacement: list[Step] | None = None
         self._cut_pending = False
         self.held = False
+        self.lingering = False  # past its time the talk goes on until let go (a long call)
         self.result = ScenarioResult(name, linkedid="", params=dict(binding))
         self.done = asyncio.Event()
         self.started = asyncio.Event()
@@ -161,7 +162,7 @@ class CallRun:
         """Sleep at a gate; True when an action replaced the rest of the call meanwhile.
 
         A cut (Hangup) ends the wait at once; while the caller is on hold the talk does not end:
-        past its time the wait goes on until the call is taken off hold.
+        past its time the wait goes on until the call is taken off hold (or, lingering, let go).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + delay
@@ -177,11 +178,12 @@ class CallRun:
                     return False  # cut short: the gated step comes now
                 self._wake.clear()
                 remaining = deadline - loop.time()
-                timeout = None if self.held and remaining <= 0 else max(0.0, remaining)
+                keep = self.held or (self.lingering and param == "talk")
+                timeout = None if keep and remaining <= 0 else max(0.0, remaining)
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=timeout)
                 except TimeoutError:
-                    if not self.held:
+                    if not (self.held or (self.lingering and param == "talk")):
                         return False
                     continue
                 if self._replacement is not None:
@@ -214,6 +216,10 @@ class CallRun:
 
     def unhold(self) -> None:
         self.held = False
+        self._wake.set()
+
+    def linger(self, on: bool) -> None:
+        self.lingering = on
         self._wake.set()
 
     def replace_rest(self, steps: list[Step], params: dict[str, str] | None = None) -> bool:

@@ -208,6 +208,16 @@ class SimulatedPBX:
                 return run
         return None
 
+    def linger(self, caller: str, on: bool = True) -> bool:
+        """The agent who takes the call of ``caller`` talks on past the recording's time until
+        ``linger(caller, False)`` (a long call); False when no call of ``caller`` is before its talk's end."""
+        found = False
+        for run in self.calls:
+            if run.binding.get("caller") == caller and "talk" in run.binding and "talk" not in run.passed:
+                run.linger(on)
+                found = True
+        return found
+
     @staticmethod
     def can_move(run: CallRun) -> bool:
         """A Redirect, Atxfer or three-way is simulated for an answered queue call while its first

@@ -112,6 +112,8 @@ class CallBook:
         self._bridges: dict[str, Bridge] = {}
         # QueueEntry replies for channels not adopted yet: uniqueid -> (queue, position, joined_at)
         self._queue_entries: dict[str, tuple[str, int | None, float]] = {}
+        # bridges of callers a resync found answered from a queue: bridge uid -> queue
+        self._queued_bridges: dict[str, str] = {}
         self._kinds: dict[str, tuple[str | None, bool, str | None]] = {}
         self._out: list[Event] = []
         self._last_t = 0.0
@@ -525,6 +527,8 @@ class CallBook:
         else:
             start = party.ring_start if party.ring_start is not None else t
         wait = secs(t - start)
+        if call.known_wait is not None:
+            wait, call.known_wait = call.known_wait, None
         if call.answered_at is None:
             call.answered_at = t
             call.answer_wait = wait

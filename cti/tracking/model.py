@@ -125,6 +125,8 @@ class Call:
     answer_wait: float = 0.0
     first_answer_sent: bool = False
     wait_start: float | None = None  # queue join time of the first queue stay
+    # the wait of a call a resync found answered from a queue (worked out from the channels' ages)
+    known_wait: float | None = None
     wait_end: float | None = None  # when an unanswered caller stopped waiting in a queue
     queue: str | None = None
     agent: str | None = None

@@ -10,7 +10,7 @@ from typing import Any
 
 from cti.events import QUEUE_JOINED
 from cti.tracking.calls import CallBook, secs, text, to_int
-from cti.tracking.model import Channel, QueueStay
+from cti.tracking.model import CALLEE, Channel, QueueStay
 
 # QUEUESTATUS of a Queue() that ended without an answer -> queue.left reason (queue_log names)
 _OVERFLOW_REASONS = {
@@ -179,6 +179,33 @@ class QueueEvents(CallBook):
             return
         if chan.queue is None:
             self._join(chan, queue, position, t - waited, t)
+
+    def _answered_in_queue(self, chan: Channel, queue: str, bridge_uid: str, t: float) -> None:
+        """A resync found ``chan`` talking from inside Queue(): its stay began no later than the channel and
+        ended when the agent's leg began (the latest of the bridge's other people, if already listed)."""
+        if not queue:
+            return
+        self._join(chan, queue, None, chan.created, t)
+        stay = chan.queue
+        if stay is None:
+            return
+        bridge = self._bridges.get(bridge_uid)
+        others = [c for c in bridge.channels.values() if c.party is not chan.party] if bridge is not None else []
+        for other in others:
+            if other.party.role == CALLEE and other.party.queue is None:
+                other.party.queue = queue
+        stay.answered = True
+        stay.left_at = max([chan.created, *(c.created for c in others)]) if others else t
+        chan.call.known_wait = secs(stay.left_at - stay.joined_at)
+        self._queue_left(chan, stay, stay.left_at, None, "answered")
+        if len(self._queued_bridges) < self.config.max_live_channels:
+            self._queued_bridges[bridge_uid] = queue
+
+    def _answering_from_queue(self, chan: Channel, bridge_uid: str) -> None:
+        """A resync lists the agent's leg after the queue caller it talks to: it answered from that queue."""
+        queue = self._queued_bridges.get(bridge_uid)
+        if queue is not None and chan.party.role == CALLEE and chan.party.queue is None:
+            chan.party.queue = queue
 
     def _adopt_queue_entry(self, chan: Channel, t: float) -> None:
         entry = self._queue_entries.pop(chan.uid, None)
