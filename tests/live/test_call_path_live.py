@@ -63,11 +63,14 @@ def moved(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: after[k] - before[k] for k in TODAY}
 
 
-def agent_complete(product: Product, call: PlacedCall) -> dict[str, Any]:
-    found = [
-        m for m in product.ami.messages[call.ami_since:]
-        if m.get("Event") == "AgentComplete" and m.get("Linkedid") == call.call_id
-    ]
+async def agent_complete(product: Product, call: PlacedCall) -> dict[str, Any]:
+    """Asterisk's AgentComplete of the call: the test's own AMI link may read it after the product has
+    ended the call (it comes after the agent leg's Hangup), so it is waited for; one, never two."""
+    def complete(m: dict[str, Any]) -> bool:
+        return m.get("Event") == "AgentComplete" and m.get("Linkedid") == call.call_id
+
+    await product.ami.wait_for(complete, call.ami_since)
+    found = [m for m in product.ami.messages[call.ami_since:] if complete(m)]
     assert len(found) == 1, f"{len(found)} AgentComplete for {call.call_id}"
     return dict(found[0])
 
@@ -106,7 +109,7 @@ async def test_answered_call_is_popped_counted_and_written_once(product: Product
         "call.new", "queue.joined", "call.answered", "call.ended")] == [
         "call.new", "queue.joined", "call.answered", "call.ended"]
     assert ended["disposition"] == "answered" and ended["answered"] is True
-    complete = agent_complete(product, call)
+    complete = await agent_complete(product, call)
     row = call_row(product, call)
     assert (row.agent, row.queue, row.disposition, row.caller_number) == ("1001", "support", "answered", "13800000001")
     assert row.customer_id == customer_id
@@ -306,7 +309,7 @@ async def test_post_call_survey_is_scored(product: Product) -> None:
         (survey,) = session.scalars(select(SurveyRow).where(SurveyRow.call_id == call.call_id)).all()
         assert (survey.agent, survey.score, survey.queue) == ("1001", 4, "support")
     # talk time is the agent's: the survey after he hung up is not talk (AgentComplete TalkTime)
-    complete = agent_complete(product, call)
+    complete = await agent_complete(product, call)
     assert call_row(product, call).talk_s == pytest.approx(float(complete["TalkTime"]), abs=1.0)
     (stay,) = queue_rows(product, call)
     assert stay.talk_s == pytest.approx(float(complete["TalkTime"]), abs=1.0)
