@@ -269,7 +269,7 @@ class LiveBoard:
         stays, began = self._stays(call_id), ts - (number(event.get("wait_s")) or 0.0)
         if any(k[1] == queue and queue_call.same_stay(k[2], self._records[k].outcome, began) for k in stays):
             return  # that stay again (a takeover's resync reports the calls it finds in their queues)
-        for other in self._stays(call_id):
+        for other in stays:
             if other[2] < ts:
                 self._change(other, lambda r: queue_call.talk_ended(r, ts))
         record = QueueCallRecord(call_id=call_id, queue=queue, joined_at=ts)
