@@ -11,9 +11,10 @@ pages through the call rows in start order and counts them from the rollups.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,6 +65,19 @@ class Column:
         return self.en if lang.startswith("en") else self.zh
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodPage:
+    """Which periods of a report's range one page of rows covers: ``count`` periods from ``offset``, of
+    ``total`` periods in the range (every period of the page, with rows or without)."""
+
+    total: int
+    offset: int
+    count: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"total": self.total, "offset": self.offset, "count": self.count}
+
+
 @dataclass(slots=True)
 class ReportTable:
     kind: str
@@ -71,6 +85,7 @@ class ReportTable:
     rows: list[list[Any]]
     chart: dict[str, Any] = field(default_factory=dict)  # {"x": key, "series": [keys], "type": "bar"}
     total: int | None = None  # rows of the whole range when ``rows`` is one page of it (the CDR)
+    periods: PeriodPage | None = None  # the periods ``rows`` cover when they are a page of periods
 
     def as_dicts(self) -> list[dict[str, Any]]:
         keys = [c.key for c in self.columns]
@@ -83,6 +98,7 @@ class ReportTable:
             "rows": self.rows,
             "chart": self.chart,
             **({"total": self.total} if self.total is not None else {}),
+            **({"periods": self.periods.to_json()} if self.periods is not None else {}),
         }
 
 
@@ -166,6 +182,47 @@ def fixed_offset_hours(start: float, end: float, tz: ZoneInfo) -> int | None:
         return None
     seconds = next(iter(offsets)).total_seconds()  # type: ignore[union-attr]
     return int(seconds // 3600) if seconds % 3600 == 0 else None
+
+
+def _next_period(day: date, group_by: GroupBy) -> date:
+    if group_by is GroupBy.DAY:
+        return day + timedelta(days=1)
+    if group_by is GroupBy.WEEK:
+        return day + timedelta(days=7 - day.weekday())  # ISO weeks begin on Monday
+    if group_by is GroupBy.MONTH:
+        return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return date(day.year + 1, 1, 1)
+
+
+def period_bounds(start: float, end: float, group_by: GroupBy, tz: ZoneInfo) -> list[float]:
+    """``[start, b1, ..., end]``: where each period of the range begins, as the report buckets it (UTC hours
+    for an hourly report; local midnights otherwise, moved to the next whole hour in a zone whose offset
+    has half hours, as the report folds an hour into the period in which it begins)."""
+    out = [start]
+    if group_by is GroupBy.HOUR:
+        at = (math.floor(start / 3600) + 1) * 3600
+        hours = range(int(at), math.ceil(end), 3600)
+        for at_hour in range(0, len(hours), 24):
+            chunk = hours[at_hour : at_hour + 24]
+            first, last = (datetime.fromtimestamp(chunk[i], tz).utcoffset() for i in (0, -1))
+            if first == last and datetime.fromtimestamp(chunk[0] - 3600, tz).utcoffset() == first:
+                out.extend(chunk)
+                continue
+            for hour in chunk:  # the zone's offset changes here: an hour it repeats is one period
+                if period_label(hour // 3600, group_by, tz) != period_label(hour // 3600 - 1, group_by, tz):
+                    out.append(hour)
+    else:
+        day = datetime.fromtimestamp(start, tz).date()
+        while True:
+            day = _next_period(day, group_by)
+            local = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+            at = math.ceil(local / 3600) * 3600
+            if at >= end:
+                break
+            if at > out[-1]:
+                out.append(at)
+    out.append(end)
+    return out
 
 
 def _epoch(value: datetime, tz: ZoneInfo) -> float:
@@ -836,10 +893,13 @@ def report(
     limit: int = 10_000,
     offset: int = 0,
     agents: Sequence[str] | None = None,
+    period_offset: int | None = None,
 ) -> ReportTable:
     """One report over ``[start, end)``; naive datetimes are read in ``tz``.
 
     ``agents`` narrows every per-agent figure to those agents (how the API applies a department).
+    ``period_offset`` asks a report with rows per period and agent or queue (:data:`PAGED`) for one page
+    of whole periods from that period on, about ``limit`` rows; the other reports ignore it.
     """
     try:
         kind_ = ReportKind(kind)
@@ -864,6 +924,37 @@ def report(
         fixed_offset_hours(start_s, end_s, zone),
         agents=tuple(agents) if agents is not None else None,
     )
+    if period_offset is not None and kind_ in PAGED:
+        return _period_page(session, kind_, scope, limit, period_offset)
+    return _answer(session, kind_, scope, limit, offset)
+
+
+# Reports with rows per period and key, and where their keys are counted to size a page of periods.
+PAGED: dict[ReportKind, tuple[rollup.Spec, tuple[str, ...]]] = {
+    ReportKind.AGENT_SERVICE: (rollup.AGENTS, ("agent",)),
+    ReportKind.QUEUE_HISTORY: (rollup.QUEUES, ("queue",)),
+    ReportKind.SATISFACTION: (rollup.SURVEYS, ("agent", "queue")),
+    ReportKind.SEAT_STATES: (rollup.SEATS, ("agent",)),
+}
+
+
+def _period_page(session: Session, kind: ReportKind, scope: Scope, limit: int, offset: int) -> ReportTable:
+    """The report over whole periods from the ``offset``-th on, as many as ``limit`` rows allow (at least
+    one): a month by hour for 500 agents is 372,000 rows, read a few hours at a time."""
+    bounds = period_bounds(scope.start, scope.end, scope.group_by, scope.tz)
+    total = len(bounds) - 1
+    if offset >= total:
+        raise ReportError(f"the page starts at period {offset + 1}, after the range's last period ({total})")
+    spec, keys = PAGED[kind]
+    per_period = rollup.distinct_keys(session, spec, keys, scope.start, scope.end, rollup_query(scope, keys))
+    count = max(1, min(total - offset, limit // max(1, per_period)))
+    part = replace(scope, start=bounds[offset], end=bounds[offset + count], labels={})
+    table = _answer(session, kind, part, limit, 0)
+    table.periods = PeriodPage(total, offset, count)
+    return table
+
+
+def _answer(session: Session, kind_: ReportKind, scope: Scope, limit: int, offset: int) -> ReportTable:
     if kind_ is ReportKind.SERVICE_CENTER:
         return _service_center(session, scope)
     if kind_ is ReportKind.AGENT_SERVICE:

@@ -867,6 +867,20 @@ def _read_pieces(session: Session, spec: Spec, start: float, end: float, q: Quer
     return results
 
 
+def distinct_keys(session: Session, spec: Spec, keys: Sequence[str], start: float, end: float, q: Query) -> int:
+    """How many distinct ``keys`` the rollup holds over the whole days around ``[start, end)`` (with the
+    report's filters): an upper bound of a report's rows per period, cheap to read (the daily grain)."""
+    t = spec.table.c
+    if not spec.by_day:
+        span = [t.hour >= math.floor(start / 3600), t.hour < math.ceil(end / 3600)]
+    elif DAY in spec.grains:
+        span = [t.grain == DAY, t.slot >= math.floor(start / 86400) - 1, t.slot <= math.floor(end / 86400) + 1]
+    else:
+        span = [t.grain == HOUR, t.slot >= math.floor(start / 3600), t.slot < math.ceil(end / 3600)]
+    found = select(*(t[k] for k in keys)).where(*span, t[spec.count] != 0, *_filters(spec, t, q)).distinct()
+    return int(session.execute(select(func.count()).select_from(found.subquery())).scalar_one())
+
+
 def merge(maxima: frozenset[int], pieces: Sequence[Sequence[Sequence[Any]]], width: int) -> list[Sequence[Any]]:
     """The rows of several pieces with the same bucket and keys, summed (the measures at the positions
     ``maxima``: the largest)."""

@@ -89,7 +89,11 @@ def mask_records(session: Session, user: User, table: ReportTable) -> ReportTabl
     return table
 
 
-def _run(request: Request, session: Session, user: User, kind: ReportKind, q: ReportQuery) -> ReportTable:
+def _run(
+    request: Request, session: Session, user: User, kind: ReportKind, q: ReportQuery, *, whole: bool = False
+) -> ReportTable:
+    """The report the query asks for: on screen one page of periods (the reports per agent or queue), in an
+    export (``whole``) every period of the range."""
     settings = _settings(request)
     agents = report_agents(session, user, q.department)
     if kind in CENTER_WIDE and not (q.department or q.agent):
@@ -109,6 +113,7 @@ def _run(request: Request, session: Session, user: User, kind: ReportKind, q: Re
             limit=q.limit,
             offset=q.offset,
             agents=agents,
+            period_offset=None if whole else q.period_offset,
         )
     except ReportError as exc:
         raise HTTPException(422, f"报表参数无效 {exc}") from exc
@@ -129,10 +134,14 @@ class ReportQuery:
         lang: Lang = "zh-CN",
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
         offset: Annotated[int, Query(ge=0)] = 0,
+        period_offset: Annotated[
+            int, Query(ge=0, description="The reports per agent or queue: the page's first period (0-based).")
+        ] = 0,
     ) -> None:
         self.start, self.end, self.group_by = start, end, group_by
         self.queue, self.agent, self.department = queue, agent, department
         self.lang, self.limit, self.offset = lang, limit, offset
+        self.period_offset = period_offset
 
 
 Query_ = Annotated[ReportQuery, Depends()]
@@ -167,7 +176,7 @@ def report_export(
     user: ReportExporter,
     format: Literal["csv", "xlsx"] = "xlsx",
 ) -> Response:
-    table = _run(request, session, user, kind, q)
+    table = _run(request, session, user, kind, q, whole=True)
     name = export_name(kind.value, q.start, q.end, format)
     if format == "csv":
         body, media = to_csv(table, q.lang), CSV_MEDIA_TYPE
