@@ -11,8 +11,15 @@ const COLOURS = ['#1f6feb', '#2da44e', '#cf222e', '#bf8700', '#8250df', '#1b7c83
 
 const form = document.getElementById('rp-form');
 const message = document.getElementById('rp-message');
+const pager = document.getElementById('rp-pager');
+const prevButton = document.getElementById('rp-prev');
+const nextButton = document.getElementById('rp-next');
 let chart = null;
 let last = null;
+// The report on screen: its kind and query as submitted (the pager pages that query, not the form's
+// fields edited since), the period offset of the page shown and the offsets of the pages before it.
+let shown = null;
+let loads = 0; // a load answered after a newer one began is dropped
 
 function el(tag, className = '', text = '') {
   const node = document.createElement(tag);
@@ -50,6 +57,17 @@ function params() {
   query.set('lang', getLang());
   return query;
 }
+
+// Rows per page of the reports paged by periods (agent service, queue history, satisfaction, seat states):
+// 5000, or the page URL's ?limit= (1..100000) for an administrator who wants other pages, and the tests.
+function pageLimit() {
+  const asked = new URLSearchParams(location.search).get('limit');
+  const n = /^\d+$/.test(asked || '') ? Number(asked) : 0;
+  return n >= 1 && n <= 100000 ? n : 5000;
+}
+
+const LIMIT = pageLimit();
+const PAGED = new Set(['agent_service', 'queue_history', 'satisfaction', 'seat_states']);
 
 function seconds(value) {
   const s = Math.round(value);
@@ -177,19 +195,66 @@ function renderChart(table) {
   });
 }
 
-async function run(event) {
-  if (event) event.preventDefault();
-  if (!form.reportValidity()) return;
+function renderPager(periods) {
+  pager.hidden = !periods;
+  if (!periods) return;
+  document.getElementById('rp-periods').textContent = t('rp.periods', {
+    from: periods.offset + 1, to: periods.offset + periods.count, total: periods.total,
+  });
+  prevButton.disabled = !shown.before.length;
+  nextButton.disabled = periods.offset + periods.count >= periods.total;
+}
+
+// Load the page of periods from offset (before: the offsets of the pages before it, for previous).
+async function load(offset, before) {
+  const request = shown;
+  const query = new URLSearchParams(request.query);
+  query.set('lang', getLang());
+  if (PAGED.has(request.kind)) { // the others keep the server's own limit (the CDR's rows)
+    query.set('limit', String(LIMIT));
+    query.set('period_offset', String(offset));
+  }
+  const mine = ++loads;
   message.textContent = t('rp.loading');
+  prevButton.disabled = true;
+  nextButton.disabled = true;
   try {
-    const kind = document.getElementById('rp-kind').value;
-    last = await get(`/api/stats/reports/${encodeURIComponent(kind)}?${params()}`);
+    const answer = await get(`/api/stats/reports/${encodeURIComponent(request.kind)}?${query}`);
+    if (mine !== loads) return;
+    last = answer;
+    request.offset = offset;
+    request.before = before;
     renderTable(last);
     renderChart(last);
-    message.textContent = last.rows.length ? t('rp.rows', { count: last.rows.length }) : t('rp.empty');
+    renderPager(last.periods);
+    const empty = last.periods ? t('rp.page_empty') : t('rp.empty');
+    message.textContent = last.rows.length ? t('rp.rows', { count: last.rows.length }) : empty;
   } catch (error) {
+    if (mine !== loads) return;
     message.textContent = t('rp.failed', { detail: error.message });
+    if (last) renderPager(last.periods);
   }
+}
+
+// A submit of the form: its report from the first period.
+function run(event) {
+  if (event) event.preventDefault();
+  if (!form.reportValidity()) return;
+  shown = { kind: document.getElementById('rp-kind').value, query: params(), offset: 0, before: [] };
+  last = null;
+  pager.hidden = true;
+  load(0, []);
+}
+
+function nextPage() {
+  const periods = last && last.periods;
+  if (!periods) return;
+  load(periods.offset + periods.count, [...shown.before, shown.offset]);
+}
+
+function previousPage() {
+  if (!shown || !shown.before.length) return;
+  load(shown.before[shown.before.length - 1], shown.before.slice(0, -1));
 }
 
 function exportAs(format) {
@@ -231,12 +296,14 @@ async function main() {
   form.addEventListener('submit', run);
   document.getElementById('rp-xlsx').addEventListener('click', () => exportAs('xlsx'));
   document.getElementById('rp-csv').addEventListener('click', () => exportAs('csv'));
+  prevButton.addEventListener('click', previousPage);
+  nextButton.addEventListener('click', nextPage);
   measureSelect.addEventListener('change', () => { if (last) renderChart(last); });
   document.addEventListener('langchange', () => {
     fillSelect(document.getElementById('rp-kind'), KINDS, 'rp.kind_');
     fillSelect(document.getElementById('rp-group'), GROUPS, 'rp.group_');
     renderDefinitions();
-    if (last) run();
+    if (shown) load(shown.offset, shown.before); // the same page, in the new language
   });
   renderDefinitions();
   run();
