@@ -21,8 +21,10 @@ pop latency from when the ringing AMI frame was due to the pop at the agent's so
 from the bus publish of a frame (``queue.stats``, ``agent.state``) to each wallboard socket, and the client
 processes' CPU (they must not starve the server); on PostgreSQL also its backends' CPU (the server's
 connections that stay open through the traffic: the pop's and the history writer's pools), which a node with
-its database on the same machine spends too. ``--without pop`` (or ``history``, ``board``) leaves a part out:
-the difference is its cost. The median of ``--runs`` fresh runs, with the range.
+its database on the same machine spends too; and the garbage collector's full runs and longest pause in the
+traffic (a collection holds the interpreter lock, so every pop waits for it). ``--without pop`` (or
+``history``, ``board``) leaves a part out: the difference is its cost. The median of ``--runs`` fresh runs,
+with the range.
 
     .venv/bin/python bench/capacity.py                          # 2,000 agents, 200 wallboards, 100 calls/s, 30 s
     .venv/bin/python bench/capacity.py --db postgres
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import pickle
@@ -83,6 +86,25 @@ def percentile(values: list[float], pct: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, round(len(ordered) * pct / 100) - 1))]
+
+
+class GcPauses:
+    """The garbage collector's runs while it watches: how many were full (generation 2), the longest (ms).
+    A collection holds the interpreter lock: the event loop and every worker thread wait for it."""
+
+    def __init__(self) -> None:
+        self.full, self.longest_ms, self._began = 0, 0.0, 0.0
+        gc.callbacks.append(self._watch)
+
+    def _watch(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._began) * 1000)
+        self.full += info["generation"] == 2
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._watch)
 
 
 # --- the database: customers, departments, agents, supervisors and a login each ------------------------
@@ -311,11 +333,13 @@ async def one_run(args: argparse.Namespace) -> dict[str, Any]:
     rss1 = rss_bytes()
     await agents.go()
     await boards.go()
+    pauses = GcPauses()
     frames0, cpu0, t0 = runtime.hub.stats.frames, time.process_time(), time.monotonic()
     threads0 = thread_cpu_s()
     db0 = await asyncio.to_thread(backend_cpu, url)
     due = await drive_calls(runtime, plans, args)
     busy_s = time.monotonic() - t0
+    pauses.stop()
     cpu = time.process_time() - cpu0
     threads1 = thread_cpu_s()
     db_cpu = await asyncio.to_thread(backend_cpu, url) - db0
@@ -357,6 +381,8 @@ async def one_run(args: argparse.Namespace) -> dict[str, Any]:
         "frames_per_s": frames / busy_s,
         "dropped": dropped,
         "clients_cores": (agent_out["cpu_s"] + board_out["cpu_s"]) / busy_s,
+        "gc_full": pauses.full,
+        "gc_longest_ms": pauses.longest_ms,
     }
 
 
@@ -410,6 +436,8 @@ ROWS = (
     ("wallboard agent.state p99, ms (from publish)", "state_p99", 1),
     ("frames written by the hub per second", "frames_per_s", 0),
     ("client processes' CPU, cores", "clients_cores", 2),
+    ("full garbage collections (generation 2) during traffic", "gc_full", 0),
+    ("longest garbage collection, ms (every thread waits)", "gc_longest_ms", 1),
 )
 
 
