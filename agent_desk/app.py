@@ -30,6 +30,9 @@ def _routers() -> list[APIRouter]:
     return found
 
 
+GC_THRESHOLDS = (50_000, 20, 100)  # the collector's thresholds while the app runs (see the lifespan)
+
+
 def create_app(settings: Settings | None = None, runtime: Any = None) -> FastAPI:
     """Build the app. ``runtime`` (an ``agent_desk.runtime.Runtime``) is started and stopped with it."""
     settings = settings or get_settings()
@@ -41,6 +44,10 @@ def create_app(settings: Settings | None = None, runtime: Any = None) -> FastAPI
         # Start-up objects live for the whole process: keep them out of the collector's full passes,
         # which otherwise stall the event loop (and every screen-pop) for hundreds of milliseconds.
         gc.freeze()
+        # A call's objects live for seconds: with the default thresholds (700, 10, 10) they reach the
+        # oldest generation, and a full pass over the sockets' million objects follows every few seconds
+        # at 100 calls/s (600 ms each, bench/capacity.py). Collected later, most die young instead.
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             yield
         finally:
