@@ -868,15 +868,17 @@ def _read_pieces(session: Session, spec: Spec, start: float, end: float, q: Quer
 
 
 def distinct_keys(session: Session, spec: Spec, keys: Sequence[str], start: float, end: float, q: Query) -> int:
-    """How many distinct ``keys`` the rollup holds over the whole days around ``[start, end)`` (with the
-    report's filters): an upper bound of a report's rows per period, cheap to read (the daily grain)."""
+    """How many distinct ``keys`` the rollup holds over the business days that ``[start, end)`` touches (with
+    the report's filters): an upper bound of a report's rows per period, cheap to read (the daily grain)."""
     t = spec.table.c
+    h0, h1 = math.floor(start / 3600), math.ceil(end / 3600)  # the hours the range touches
+    offset = read_settings(session.connection()).day_offset_h
     if not spec.by_day:
-        span = [t.hour >= math.floor(start / 3600), t.hour < math.ceil(end / 3600)]
-    elif DAY in spec.grains:
-        span = [t.grain == DAY, t.slot >= math.floor(start / 86400) - 1, t.slot <= math.floor(end / 86400) + 1]
+        span = [t.hour >= h0, t.hour < h1]
+    elif DAY in spec.grains and offset is not None:
+        span = [t.grain == DAY, t.slot >= (h0 + offset) // 24, t.slot <= (h1 - 1 + offset) // 24]
     else:
-        span = [t.grain == HOUR, t.slot >= math.floor(start / 3600), t.slot < math.ceil(end / 3600)]
+        span = [t.grain == HOUR, t.slot >= h0, t.slot < h1]
     found = select(*(t[k] for k in keys)).where(*span, t[spec.count] != 0, *_filters(spec, t, q)).distinct()
     return int(session.execute(select(func.count()).select_from(found.subquery())).scalar_one())
 

@@ -165,11 +165,13 @@ def test_agent_service_by_hour_pages_through_the_periods(history: LiveDesk, brow
     expect(nxt).to_have_text("下一页")
     expect(prev).to_be_disabled()
     expect(nxt).to_be_enabled()
-    expect(message).to_have_text(f"共 {len(answer['rows'])} 行")
+    # the first page's hours may hold no call (the data's calls begin an hour after the time of day now)
+    expect(message).to_have_text(f"共 {len(answer['rows'])} 行" if answer["rows"] else "本页时段内没有数据")
     page_one = _period_cells(page)
-    assert page_one and page_one == [row[0] for row in answer["rows"]]
-    page.wait_for_function("() => window.Chart.getChart(document.getElementById('rp-chart'))", timeout=WAIT_MS)
-    assert _chart_periods(page) == set(page_one)  # the chart draws the page on screen
+    assert page_one == [row[0] for row in answer["rows"]]
+    if page_one:
+        page.wait_for_function("() => window.Chart.getChart(document.getElementById('rp-chart'))", timeout=WAIT_MS)
+        assert _chart_periods(page) == set(page_one)  # the chart draws the page on screen
     page.screenshot(path="/tmp/reports_pager.png", full_page=True)
 
     # Next, to the last page: each page the following periods, none seen before.
@@ -184,9 +186,10 @@ def test_agent_service_by_hour_pages_through_the_periods(history: LiveDesk, brow
         expect(prev).to_be_enabled()
         cells = _period_cells(page)
         assert cells == [row[0] for row in expected["rows"]]
-        assert not seen & set(cells) and min(cells, default="9") > max(seen)  # "YYYY-MM-DD HH:00" sorts
+        assert not seen & set(cells) and min(cells, default="9") > max(seen, default="0")  # "YYYY-MM-DD HH:00" sorts
         seen |= set(cells)
     assert len(pages) >= 2 and sum(pages[-1]) == total
+    assert len(seen) >= 6  # every day's calls were on some page
     expect(nxt).to_be_disabled()
     if page.locator("#rp-rows tr").count() == 0:
         expect(message).to_have_text("本页时段内没有数据")
