@@ -172,7 +172,6 @@ def test_agent_service_by_hour_pages_through_the_periods(history: LiveDesk, brow
     if page_one:
         page.wait_for_function("() => window.Chart.getChart(document.getElementById('rp-chart'))", timeout=WAIT_MS)
         assert _chart_periods(page) == set(page_one)  # the chart draws the page on screen
-    page.screenshot(path="/tmp/reports_pager.png", full_page=True)
 
     # Next, to the last page: each page the following periods, none seen before.
     seen = set(page_one)
