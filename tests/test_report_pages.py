@@ -170,3 +170,5 @@ def test_the_api_shows_a_page_of_periods_and_exports_them_all(crm_template: Path
         exported = client.get(f"{path}/export", params={**window, "format": "csv"}, headers=auth).text
         assert len(exported.strip().splitlines()) == 1 + len(whole["rows"]) > 1 + len(first["rows"])
         assert "periods" not in client.get("/api/stats/reports/service_center", params=window, headers=auth).json()
+        kinds = client.get("/api/stats/kinds", headers=auth).json()  # what the reports page pages
+        assert kinds["paged"] == ["agent_service", "queue_history", "satisfaction", "seat_states"]

@@ -21,7 +21,7 @@ from crm_core.models import Customer, Order, Ticket, User
 from crm_core.permissions import agent_identities, ensure_department, scope_clause
 from stats.export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, export_name, to_csv, to_xlsx
 from stats.kpi import KpiSettings
-from stats.reports import GroupBy, ReportError, ReportKind, ReportTable, report
+from stats.reports import PAGED, GroupBy, ReportError, ReportKind, ReportTable, report
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 
@@ -154,6 +154,7 @@ def kinds(request: Request) -> dict[str, Any]:
     return {
         "kinds": [k.value for k in ReportKind],
         "group_by": [g.value for g in GroupBy],
+        "paged": [k.value for k in PAGED],  # a page of whole periods at a time (limit, period_offset)
         "timezone": settings.timezone,
         "settings": {"sl_threshold_s": settings.sl_threshold_s, "short_abandon_s": settings.short_abandon_s},
     }

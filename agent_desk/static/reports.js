@@ -67,7 +67,6 @@ function pageLimit() {
 }
 
 const LIMIT = pageLimit();
-const PAGED = new Set(['agent_service', 'queue_history', 'satisfaction', 'seat_states']);
 
 function seconds(value) {
   const s = Math.round(value);
@@ -210,7 +209,8 @@ async function load(offset, before) {
   const request = shown;
   const query = new URLSearchParams(request.query);
   query.set('lang', getLang());
-  if (PAGED.has(request.kind)) { // the others keep the server's own limit (the CDR's rows)
+  // The kinds the server pages by periods (/api/stats/kinds); the others keep their own limit (the CDR's rows).
+  if (info && (info.paged || []).includes(request.kind)) {
     query.set('limit', String(LIMIT));
     query.set('period_offset', String(offset));
   }
