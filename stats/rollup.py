@@ -18,6 +18,7 @@ whole business days from the daily grain, the other whole hours from the hourly 
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -575,18 +576,22 @@ def apply(connection: Connection, deltas: Deltas) -> None:
         grouped.setdefault((name, grain), []).append(values)
     postgres = connection.dialect.name == "postgresql"
     for (name, _), items in grouped.items():
-        spec = _SPEC_NAMED[name]
-        stmt = (pg_insert if postgres else sqlite_insert)(spec.table)
-        t = spec.table.c
-        bigger = func.greatest if postgres else func.max
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[*(("grain", "slot") if spec.by_day else ("hour",)), *spec.keys],
-            set_={
-                m: bigger(t[m], stmt.excluded[m]) if m in spec.maxima else t[m] + stmt.excluded[m]
-                for m in spec.measures
-            },
-        )
-        connection.execute(stmt, items)
+        connection.execute(_upsert(name, postgres), items)
+
+
+@functools.cache
+def _upsert(name: str, postgres: bool) -> Any:
+    """The rollup's upsert statement, built once (building it costs more than running a small batch)."""
+    spec = _SPEC_NAMED[name]
+    stmt = (pg_insert if postgres else sqlite_insert)(spec.table)
+    t = spec.table.c
+    bigger = func.greatest if postgres else func.max
+    return stmt.on_conflict_do_update(
+        index_elements=[*(("grain", "slot") if spec.by_day else ("hour",)), *spec.keys],
+        set_={
+            m: bigger(t[m], stmt.excluded[m]) if m in spec.maxima else t[m] + stmt.excluded[m] for m in spec.measures
+        },
+    )
 
 
 def _merge(into: Deltas, deltas: Deltas) -> None:

@@ -4,8 +4,13 @@ Idempotent by natural keys: a call is (pbx, call_id), a leg (pbx, call_id, chann
 (pbx, call_id, queue, joined_at), an agent state change (pbx, agent, started_at), an IVR step
 (pbx, call_id, at, node), a survey (pbx, call_id, agent). Every update only fills what is still empty,
 or is guarded by the time of the last change applied, so a replayed event (same pbx+seq, hence the same
-natural key) changes nothing. One event is one transaction, rollups included: :mod:`stats.rollup` moves
-them at every flush by the difference each changed row makes.
+natural key) changes nothing. A batch of events is one transaction, rollups included: :mod:`stats.rollup`
+moves them at every flush by the difference each changed row makes.
+
+Events are applied without autoflush: each lookup reads the database once per transaction and keeps
+what it read, and the rows the batch adds or changes, in the session's caches (``session.info``), so a
+batch flushes once at its commit instead of once per query. The one lookup that must see the batch's own
+changes in SQL (the call a wrap-up belongs to) flushes first.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,12 +31,24 @@ from stats.models import AgentStateRow, CallLegRow, CallRow, IvrStepRow, QueueCa
 log = logging.getLogger(__name__)
 
 AgentDepartment = Callable[[str], "str | None"]
+T = TypeVar("T", QueueCallRow, CallLegRow, IvrStepRow)
 
 
 def _cache(session: Session, name: str) -> dict[Any, Any]:
     """Rows already read in this session's unit of work, so a batch reads each call once."""
     cache: dict[Any, Any] = session.info.setdefault(name, {})
     return cache
+
+
+def _call_rows(session: Session, model: type[T], pbx: str, call_id: str, *order: Any) -> list[T]:
+    """A call's rows of ``model`` in ``order``, read once per transaction; the caller keeps the list
+    in step with the rows it adds, which are not flushed yet."""
+    cache = _cache(session, model.__tablename__)
+    rows: list[T] | None = cache.get((pbx, call_id))
+    if rows is None:
+        where = (model.pbx == pbx, model.call_id == call_id)
+        rows = cache[(pbx, call_id)] = list(session.scalars(select(model).where(*where).order_by(*order)))
+    return rows
 
 
 def hour_of(t: float) -> int:
@@ -141,7 +158,8 @@ class HistoryWriter:
         handler = self._handlers.get(str(event.get("type")))
         if handler is None:
             return
-        handler(session, event, str(event.get("pbx") or ""), event_time(event))
+        with session.no_autoflush:
+            handler(session, event, str(event.get("pbx") or ""), event_time(event))
 
     # --- lookups ---------------------------------------------------------------------------------
 
@@ -170,16 +188,7 @@ class HistoryWriter:
 
     @staticmethod
     def _queue_stays(session: Session, pbx: str, call_id: str) -> list[QueueCallRow]:
-        cache = _cache(session, "stats_stays")
-        stays = cache.get((pbx, call_id))
-        if stays is None:
-            stmt = (
-                select(QueueCallRow)
-                .where(QueueCallRow.pbx == pbx, QueueCallRow.call_id == call_id)
-                .order_by(QueueCallRow.joined_at)
-            )
-            stays = cache[(pbx, call_id)] = list(session.scalars(stmt))
-        return stays
+        return _call_rows(session, QueueCallRow, pbx, call_id, QueueCallRow.joined_at)
 
     def _stay(self, session: Session, pbx: str, call_id: str, queue: str, ts: float) -> QueueCallRow | None:
         """The latest stay of the call in ``queue`` that began no later than ``ts``."""
@@ -212,34 +221,33 @@ class HistoryWriter:
         if self._leg(session, pbx, call_id, channel) is not None:
             return
         callee = _party(event.get("callee"))
-        session.add(
-            CallLegRow(
-                pbx=pbx,
-                call_id=call_id,
-                channel=channel,
-                number=str(callee.get("number") or ""),
-                name=str(callee.get("name") or ""),
-                extension=str(callee.get("extension") or ""),
-                agent=event.get("agent"),
-                queue=event.get("queue"),
-                ring_at=ts,
-            )
+        leg = CallLegRow(
+            pbx=pbx,
+            call_id=call_id,
+            channel=channel,
+            number=str(callee.get("number") or ""),
+            name=str(callee.get("name") or ""),
+            extension=str(callee.get("extension") or ""),
+            agent=event.get("agent"),
+            queue=event.get("queue"),
+            ring_at=ts,
         )
+        session.add(leg)
+        legs = self._legs(session, pbx, call_id)
+        legs.insert(sum(1 for other in legs if other.ring_at <= ts), leg)  # after those that rang no later
 
     @staticmethod
-    def _leg(session: Session, pbx: str, call_id: str, channel: str) -> CallLegRow | None:
-        stmt = select(CallLegRow).where(
-            CallLegRow.pbx == pbx, CallLegRow.call_id == call_id, CallLegRow.channel == channel
-        )
-        return session.scalars(stmt).first()
+    def _legs(session: Session, pbx: str, call_id: str) -> list[CallLegRow]:
+        """The call's legs in the order they rang, those of this transaction included."""
+        return _call_rows(session, CallLegRow, pbx, call_id, CallLegRow.ring_at, CallLegRow.id)
+
+    def _leg(self, session: Session, pbx: str, call_id: str, channel: str) -> CallLegRow | None:
+        return next((leg for leg in self._legs(session, pbx, call_id) if leg.channel == channel), None)
 
     def _answering_leg(self, session: Session, pbx: str, call_id: str, event: dict[str, Any]) -> CallLegRow | None:
         agent = event.get("agent")
         extension = _party(event.get("callee")).get("extension")
-        legs = session.scalars(
-            select(CallLegRow).where(CallLegRow.pbx == pbx, CallLegRow.call_id == call_id).order_by(CallLegRow.ring_at)
-        ).all()
-        for leg in legs:
+        for leg in self._legs(session, pbx, call_id):
             if (agent and leg.agent == agent) or (extension and leg.extension == extension):
                 return leg
         return None
@@ -312,7 +320,6 @@ class HistoryWriter:
         call_id = str(_need(event, "call_id"))
         row = self._call(session, pbx, call_id, ts)
         if row.ended_at is None:
-            # read before the row changes: a query flushes, and the rollups would see a half-ended call
             talk_end = self._talk_end(session, pbx, call_id, ts) if row.answered_at is not None else ts
             if row.hold_since is not None:
                 row.hold_s += max(0.0, ts - row.hold_since)
@@ -343,14 +350,9 @@ class HistoryWriter:
                 queue_call.abandoned(stay, ts)
             queue_call.talk_ended(stay, ts)
 
-    @staticmethod
-    def _talk_end(session: Session, pbx: str, call_id: str, ts: float) -> float:
+    def _talk_end(self, session: Session, pbx: str, call_id: str, ts: float) -> float:
         """When the last answered leg ended; ``ts`` (the call's end) while one is still up or none is known."""
-        ends = session.scalars(
-            select(CallLegRow.ended_at).where(
-                CallLegRow.pbx == pbx, CallLegRow.call_id == call_id, CallLegRow.answered_at.is_not(None)
-            )
-        ).all()
+        ends = [leg.ended_at for leg in self._legs(session, pbx, call_id) if leg.answered_at is not None]
         if not ends or any(end is None for end in ends):
             return ts
         return min(ts, max(end for end in ends if end is not None))
@@ -418,24 +420,41 @@ class HistoryWriter:
 
     # --- agents ----------------------------------------------------------------------------------
 
-    def _agent_state(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
-        agent = str(_need(event, "agent"))
-        state = AgentState(str(_need(event, "state")))
+    @staticmethod
+    def _latest_state(session: Session, pbx: str, agent: str) -> AgentStateRow | None:
+        """The agent's change that began last, this transaction's included."""
+        cache = _cache(session, "stats_agent_latest")
+        if (pbx, agent) not in cache:
+            cache[(pbx, agent)] = session.scalars(
+                select(AgentStateRow)
+                .where(AgentStateRow.pbx == pbx, AgentStateRow.agent == agent)
+                .order_by(AgentStateRow.started_at.desc())
+                .limit(1)
+            ).first()
+        row: AgentStateRow | None = cache[(pbx, agent)]
+        return row
+
+    @staticmethod
+    def _state_logged(session: Session, pbx: str, agent: str, ts: float) -> bool:
+        """A change of the agent's that began at ``ts`` is stored or added by this transaction."""
+        if (pbx, agent, ts) in _cache(session, "stats_agent_added"):
+            return True
         same = select(AgentStateRow.id).where(
             AgentStateRow.pbx == pbx, AgentStateRow.agent == agent, AgentStateRow.started_at == ts
         )
-        if session.scalar(same) is not None:
-            return
-        latest = session.scalars(
-            select(AgentStateRow)
-            .where(AgentStateRow.pbx == pbx, AgentStateRow.agent == agent)
-            .order_by(AgentStateRow.started_at.desc())
-            .limit(1)
-        ).first()
+        return session.scalar(same) is not None
+
+    def _agent_state(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
+        agent = str(_need(event, "agent"))
+        state = AgentState(str(_need(event, "state")))
+        latest = self._latest_state(session, pbx, agent)
         reason = str(event.get("reason") or "")
+        if latest is not None and latest.started_at == ts:
+            return  # that change again
         if latest is not None and latest.started_at > ts:
-            # An older change arriving late: log it, closed where the newer one began.
-            self._insert_state(session, event, pbx, agent, state, reason, ts, end=latest.started_at)
+            # An older change arriving late (unless logged already): closed where the newer one began.
+            if not self._state_logged(session, pbx, agent, ts):
+                self._insert_state(session, event, pbx, agent, state, reason, ts, end=latest.started_at)
             return
         if latest is not None and latest.state == state.value and latest.reason == reason:
             return  # not a change
@@ -443,7 +462,9 @@ class HistoryWriter:
             latest.ended_at, latest.duration_s, latest.is_open = ts, max(0.0, ts - latest.started_at), False
             if latest.state == AgentState.WRAP_UP.value:
                 self._attribute_wrapup(session, pbx, agent, latest.started_at, latest.duration_s)
-        self._insert_state(session, event, pbx, agent, state, reason, ts, end=None)
+        _cache(session, "stats_agent_latest")[(pbx, agent)] = self._insert_state(
+            session, event, pbx, agent, state, reason, ts, end=None
+        )
 
     def _insert_state(
         self,
@@ -455,26 +476,28 @@ class HistoryWriter:
         reason: str,
         ts: float,
         end: float | None,
-    ) -> None:
-        session.add(
-            AgentStateRow(
-                pbx=pbx,
-                agent=agent,
-                extension=str(event.get("extension") or ""),
-                department=self._department(agent),
-                state=state.value,
-                reason=reason,
-                queues=",".join(str(q) for q in event.get("queues") or ())[:400],
-                started_at=ts,
-                hour=hour_of(ts),
-                ended_at=end,
-                duration_s=None if end is None else max(0.0, end - ts),
-                is_open=end is None,
-            )
+    ) -> AgentStateRow:
+        row = AgentStateRow(
+            pbx=pbx,
+            agent=agent,
+            extension=str(event.get("extension") or ""),
+            department=self._department(agent),
+            state=state.value,
+            reason=reason,
+            queues=",".join(str(q) for q in event.get("queues") or ())[:400],
+            started_at=ts,
+            hour=hour_of(ts),
+            ended_at=end,
+            duration_s=None if end is None else max(0.0, end - ts),
+            is_open=end is None,
         )
+        session.add(row)
+        _cache(session, "stats_agent_added")[(pbx, agent, ts)] = row
+        return row
 
     def _attribute_wrapup(self, session: Session, pbx: str, agent: str, since: float, seconds: float) -> None:
         """Wrap-up belongs to the agent's last call answered before the wrap-up began."""
+        session.flush()  # the call may have been answered in this transaction
         stay = session.scalars(
             select(QueueCallRow)
             .where(QueueCallRow.pbx == pbx, QueueCallRow.agent == agent, QueueCallRow.answered_at <= since)
@@ -498,12 +521,8 @@ class HistoryWriter:
     def _ivr_step(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
         call_id = str(_need(event, "call_id"))
         node = str(_need(event, "node"))
-        steps = session.scalars(
-            # steps in the same millisecond keep the order they were written in
-            select(IvrStepRow)
-            .where(IvrStepRow.pbx == pbx, IvrStepRow.call_id == call_id)
-            .order_by(IvrStepRow.at, IvrStepRow.id)
-        ).all()
+        # steps in the same millisecond keep the order they were written in
+        steps = _call_rows(session, IvrStepRow, pbx, call_id, IvrStepRow.at, IvrStepRow.id)
         if any(s.at == ts and s.node == node for s in steps):
             return
         before = [s for s in steps if s.at <= ts]
@@ -515,45 +534,47 @@ class HistoryWriter:
         for later in same_node:
             if later.at > ts and later.first_visit:
                 later.first_visit = False  # an earlier visit arrived late
-        session.add(
-            IvrStepRow(
-                pbx=pbx,
-                call_id=call_id,
-                flow=flow,
-                node=node,
-                input=str(event.get("input") or "")[:60],
-                result=str(event.get("result") or "")[:60],
-                at=ts,
-                hour=hour_of(ts),
-                dwell_s=(after[0].at - ts) if after else None,
-                first_visit=not any(s.at < ts for s in same_node),
-            )
+        step = IvrStepRow(
+            pbx=pbx,
+            call_id=call_id,
+            flow=flow,
+            node=node,
+            input=str(event.get("input") or "")[:60],
+            result=str(event.get("result") or "")[:60],
+            at=ts,
+            hour=hour_of(ts),
+            dwell_s=(after[0].at - ts) if after else None,
+            first_visit=not any(s.at < ts for s in same_node),
         )
+        session.add(step)
+        steps.insert(len(before), step)  # after the steps at the same time: the order they were written in
 
     def _survey(self, session: Session, event: dict[str, Any], pbx: str, ts: float) -> None:
         call_id = str(_need(event, "call_id"))
         # survey.scored names the agent as the queue member (MEMBERNAME) and carries the extension
         # apart; every other event, and so every report row, names the agent by extension
         agent = str(event.get("extension") or event.get("agent") or "")
-        exists = session.scalars(
-            select(SurveyRow).where(SurveyRow.pbx == pbx, SurveyRow.call_id == call_id, SurveyRow.agent == agent)
-        ).first()
-        if exists is not None:
+        cache = _cache(session, "stats_surveys")
+        if (pbx, call_id, agent) not in cache:
+            cache[(pbx, call_id, agent)] = session.scalars(
+                select(SurveyRow).where(SurveyRow.pbx == pbx, SurveyRow.call_id == call_id, SurveyRow.agent == agent)
+            ).first()
+        if cache[(pbx, call_id, agent)] is not None:
             return
         call = self._find_call(session, pbx, call_id)
-        session.add(
-            SurveyRow(
-                pbx=pbx,
-                call_id=call_id,
-                agent=agent,
-                department=self._department(agent),
-                queue=call.queue if call is not None else None,
-                score=int(_need(event, "score")),
-                scale=int(event.get("scale") or 5),
-                at=ts,
-                hour=hour_of(ts),
-            )
+        survey = SurveyRow(
+            pbx=pbx,
+            call_id=call_id,
+            agent=agent,
+            department=self._department(agent),
+            queue=call.queue if call is not None else None,
+            score=int(_need(event, "score")),
+            scale=int(event.get("scale") or 5),
+            at=ts,
+            hour=hour_of(ts),
         )
+        session.add(survey)
+        cache[(pbx, call_id, agent)] = survey
 
 
 def link_call(
