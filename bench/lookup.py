@@ -3,9 +3,12 @@
 Every customer has a mobile number, an open and a closed ticket, an order and a linked call with its call
 history row, so every part of the lookup (matches, open tickets, recent orders, recent calls) returns rows.
 The database is filled once per engine; then ``--runs`` fresh processes each time ``--lookups`` lookups of
-the product and of the baseline, alternating, and the median of the runs' p50 and p99 is printed with
-their range. The baseline on PostgreSQL is the same lookup in three statements (three round trips: the
-path SQLite keeps); on SQLite it is the same lookup at ``--baseline-customers`` customers.
+each contender, in turns, and the median of the runs' p50 and p99 is printed with their range. The product
+is the lookup as the screen-pop makes it (``cti.screen_pop.CrmCards``: on PostgreSQL its own connections in
+autocommit, the one statement prepared and run on one generic plan: one round trip). The baselines on
+PostgreSQL, same data, same runs: the same statement through an ORM session (BEGIN and ROLLBACK, the
+server's own choice of plan), and the lookup in three statements (the path SQLite keeps); on SQLite the
+same lookup at ``--baseline-customers`` customers.
 
     .venv/bin/python bench/lookup.py --customers 1000000 --db postgres --db sqlite
 """
@@ -32,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Float, Integer, String, cast, insert, literal, select
 
 from crm_core.db import make_engine, make_sessionmaker, migrate
-from crm_core.lookup import LookupResult, lookup, lookup_in_steps
+from crm_core.lookup import lookup, lookup_in_steps
 from crm_core.models import CallLink, Customer, Order, Phone, Ticket, TicketType, utcnow
 from crm_core.phone import lookup_keys
 from crm_core.seed import customer_rows
 from crm_core.testing import postgres_database
+from cti.screen_pop import CrmCards, lookup_fields
 from stats.models import CallRow
 
 BATCH = 20_000
@@ -171,32 +175,49 @@ def fill(url: str, customers: int) -> None:
     print(f"  filled {customers:,} customers (+ tickets, orders, calls) in {time.perf_counter() - start:.1f} s")
 
 
-LookupFn = Callable[[Any, str], LookupResult]
+HOW = {
+    "pop": "the screen-pop's lookup (on PostgreSQL its own connections: autocommit, prepared, one generic plan)",
+    "session": "the same statement through an ORM session (BEGIN and ROLLBACK, the server's own plan choice)",
+    "stepwise": "the same lookup in three statements through a session",
+}
 
 
-def _stepwise(session: Any, number: str) -> LookupResult:
-    return lookup_in_steps(session, lookup_keys(number, "CN", ""))
+def _session_lookup(factory: Any, how: str) -> tuple[Callable[[str], dict[str, Any]], Callable[[], None]]:
+    session = factory()
+
+    def one(number: str) -> dict[str, Any]:
+        found = lookup(session, number) if how == "session" else lookup_in_steps(session, lookup_keys(number, "CN", ""))
+        session.rollback()  # each lookup its own transaction, as a request's short session
+        return lookup_fields(found)
+
+    return one, session.close
 
 
-def measure(url: str, customers: int, lookups: int, fn: LookupFn, seed: int) -> list[float]:
-    """Milliseconds per lookup of random customers' numbers in random caller-ID forms."""
+def measure(url: str, customers: int, lookups: int, how: str, seed: int) -> list[float]:
+    """Milliseconds per lookup (``how``: a key of ``HOW``) of random customers' numbers in random caller-ID
+    forms; the clock holds the whole call, as the pop's thread waits for it."""
     engine = make_engine(url)
-    factory = make_sessionmaker(engine)
+    one: Callable[[str], dict[str, Any]]
+    close: Callable[[], None]
+    if how == "pop":
+        cards = CrmCards(engine)
+        one, close = cards.lookup, cards.close
+    else:
+        one, close = _session_lookup(make_sessionmaker(engine), how)
     rng = random.Random(seed)
     forms = [lambda m: m, lambda m: f"+86 {m[:3]} {m[3:7]} {m[7:]}", lambda m: f"0086{m}"]
     timings = []
-    with factory() as session:
-        for n in range(lookups + WARMUP):
-            number = rng.choice(forms)(mobile_of(rng.randrange(1, customers + 1)))
-            t0 = time.perf_counter()
-            found = fn(session, number)
-            elapsed = time.perf_counter() - t0
-            session.rollback()  # each lookup its own transaction, as the screen-pop's short sessions
-            if n == 0:  # every part of the card is there
-                assert found.customer is not None and found.open_tickets and found.recent_orders
-                assert found.recent_calls, "the linked call and its history row"
-            if n >= WARMUP:
-                timings.append(elapsed * 1000)
+    for n in range(lookups + WARMUP):
+        number = rng.choice(forms)(mobile_of(rng.randrange(1, customers + 1)))
+        t0 = time.perf_counter()
+        found = one(number)
+        elapsed = time.perf_counter() - t0
+        if n == 0:  # every part of the card is there
+            assert found["customer"] is not None and found["open_tickets"] and found["recent_orders"]
+            assert found["recent_calls"], "the linked call and its history row"
+        if n >= WARMUP:
+            timings.append(elapsed * 1000)
+    close()
     engine.dispose()
     return timings
 
@@ -207,37 +228,22 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def one_run(args: argparse.Namespace) -> None:
-    """A fresh process: product and baseline timed alternately in chunks, figures as JSON on stdout."""
-    product: LookupFn = lookup
-    baseline: LookupFn = _stepwise if args.baseline == "stepwise" else lookup
-    out: dict[str, list[float]] = {"product": [], "baseline": []}
+    """A fresh process: the contenders timed in turns, in chunks; figures as JSON on stdout."""
+    contenders = json.loads(args.contenders)
+    out: dict[str, list[float]] = {c["label"]: [] for c in contenders}
     chunk = max(100, args.lookups // 10)
     for n in range(0, args.lookups, chunk):
-        out["product"] += measure(args.url, args.customers, chunk, product, seed=n)
-        out["baseline"] += measure(args.baseline_url, args.baseline_n, chunk, baseline, seed=n + 1)
+        for i, c in enumerate(contenders):
+            out[c["label"]] += measure(c["url"], c["customers"], chunk, c["how"], seed=n + i)
     print(json.dumps({k: [statistics.median(v), percentile(v, 99)] for k, v in out.items()}))
 
 
-def runs(url: str, customers: int, baseline_url: str, baseline_n: int, baseline: str, args: Any) -> None:
+def runs(contenders: list[dict[str, Any]], args: Any) -> None:
+    """``--runs`` fresh processes; the median of their p50 and p99 with the range, each beside the first's."""
     figures = []
     for _ in range(args.runs):
-        command = [
-            sys.executable,
-            __file__,
-            "--one-run",
-            "--url",
-            url,
-            "--customers",
-            str(customers),
-            "--baseline-url",
-            baseline_url,
-            "--baseline-n",
-            str(baseline_n),
-            "--baseline",
-            baseline,
-            "--lookups",
-            str(args.lookups),
-        ]
+        command = [sys.executable, __file__, "--one-run", "--contenders", json.dumps(contenders)]
+        command += ["--lookups", str(args.lookups)]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         figures.append(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -245,14 +251,14 @@ def runs(url: str, customers: int, baseline_url: str, baseline_n: int, baseline:
         values = [f[key][index] for f in figures]
         return f"{statistics.median(values):.3f} ms ({min(values):.3f}-{max(values):.3f})"
 
-    what = "three statements" if baseline == "stepwise" else f"{baseline_n:,} customers"
-    ratio = statistics.median(f["product"][1] / f["baseline"][1] for f in figures)
-    print(f"  product:  p50 {line('product', 0)}  p99 {line('product', 1)}")
-    print(f"  baseline ({what}, same runs): p50 {line('baseline', 0)}  p99 {line('baseline', 1)}")
-    print(
-        f"  p99 product/baseline {ratio:.2f}x; {args.runs} fresh runs x {args.lookups} lookups each; "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
+    product = contenders[0]["label"]
+    for c in contenders:
+        label = c["label"]
+        ratio = statistics.median(f[product][1] / f[label][1] for f in figures)
+        versus = "" if label == product else f" = product/this {ratio:.2f}x"
+        print(f"  {label} ({c['customers']:,} customers): {HOW[c['how']]}")
+        print(f"      p50 {line(label, 0)}  p99 {line(label, 1)}{versus}")
+    print(f"  {args.runs} fresh runs x {args.lookups} lookups each; load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
@@ -263,10 +269,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="fresh processes; the median is printed")
     parser.add_argument("--db", action="append", choices=["sqlite", "postgres"])
     parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--baseline-url", help=argparse.SUPPRESS)
-    parser.add_argument("--baseline-n", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--baseline", default="stepwise", help=argparse.SUPPRESS)
+    parser.add_argument("--contenders", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run:
         one_run(args)
@@ -280,11 +283,25 @@ def main() -> None:
                 for target, n in ((url, args.customers), (small, args.baseline_customers)):
                     migrate(target)
                     fill(target, n)
-                runs(url, args.customers, small, args.baseline_customers, "size", args)
+                runs(
+                    [
+                        {"label": "product", "url": url, "customers": args.customers, "how": "pop"},
+                        {"label": "baseline", "url": small, "customers": args.baseline_customers, "how": "pop"},
+                    ],
+                    args,
+                )
         else:
             with postgres_database("crmbench") as url:
                 fill(url, args.customers)
-                runs(url, args.customers, url, args.customers, "stepwise", args)
+                runs(
+                    [
+                        {"label": "product", "url": url, "customers": args.customers, "how": how}
+                        if how == "pop"
+                        else {"label": how, "url": url, "customers": args.customers, "how": how}
+                        for how in ("pop", "session", "stepwise")
+                    ],
+                    args,
+                )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """On PostgreSQL a screen-pop's CRM work is one round trip on the wire: the caller's card and the agent's scope
-in one prepared statement, without BEGIN, ROLLBACK or a ping around it; a dropped connection is replaced."""
+in one prepared statement on one generic plan, without BEGIN, ROLLBACK or a ping around it; a dropped connection
+is replaced."""
 
 from __future__ import annotations
 
@@ -53,12 +54,12 @@ def test_a_pop_is_one_prepared_statement_and_one_round_trip(crm_pg_session: Sess
         again = wire(cards, "+86 138 1234 5678", "2001")
         _card, seen = cards.first_pop("13812345678", "2001")
         with cards.engine.connect() as conn:
-            prepared = conn.scalar(
+            prepared = conn.execute(
                 text(
-                    "SELECT count(*) FROM pg_prepared_statements "
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
                     "WHERE statement LIKE '%to_jsonb%' AND statement NOT LIKE '%pg_prepared_statements%'"
                 )
-            )
+            ).all()
     finally:
         cards.close()
     # the connection's first use prepares the statement (Parse, its own round trip), once
@@ -66,7 +67,8 @@ def test_a_pop_is_one_prepared_statement_and_one_round_trip(crm_pg_session: Sess
     # every pop after it: the prepared statement bound and run, one round trip, no BEGIN / ROLLBACK / ping
     assert again.count("F Sync") == 1 and again.count("B ReadyForQuery") == 1
     assert "F Parse" not in again and "F Query" not in again
-    assert prepared == 1
+    # one statement, planned once for every caller: no plan made anew per pop (a custom plan)
+    assert len(prepared) == 1 and prepared[0].custom_plans == 0 and prepared[0].generic_plans >= 3
     assert seen["candidates"] == [] and seen["hidden_matches"] == 1  # agent B: department A's customer hidden
 
 
