@@ -89,19 +89,30 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 class GcPauses:
-    """The garbage collector's runs while it watches: how many were full (generation 2), the longest (ms).
-    A collection holds the interpreter lock: the event loop and every worker thread wait for it."""
+    """The garbage collector's runs while it watches: how many of each generation, how long in all and at
+    the longest (ms). A collection holds the interpreter lock: the event loop and every worker thread wait."""
 
     def __init__(self) -> None:
-        self.full, self.longest_ms, self._began = 0, 0.0, 0.0
+        self.count, self.total_ms, self.longest = [0, 0, 0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+        self._began = 0.0
         gc.callbacks.append(self._watch)
+
+    @property
+    def full(self) -> int:
+        return self.count[2]
+
+    @property
+    def longest_ms(self) -> float:
+        return max(self.longest)
 
     def _watch(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._began = time.perf_counter()
             return
-        self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._began) * 1000)
-        self.full += info["generation"] == 2
+        ms, generation = (time.perf_counter() - self._began) * 1000, info["generation"]
+        self.count[generation] += 1
+        self.total_ms[generation] += ms
+        self.longest[generation] = max(self.longest[generation], ms)
 
     def stop(self) -> None:
         gc.callbacks.remove(self._watch)
@@ -383,6 +394,9 @@ async def one_run(args: argparse.Namespace) -> dict[str, Any]:
         "clients_cores": (agent_out["cpu_s"] + board_out["cpu_s"]) / busy_s,
         "gc_full": pauses.full,
         "gc_longest_ms": pauses.longest_ms,
+        **{f"gc{g}_per_s": pauses.count[g] / busy_s for g in (0, 1)},
+        **{f"gc{g}_longest_ms": pauses.longest[g] for g in (0, 1)},
+        "gc_share_pct": sum(pauses.total_ms) / 10 / busy_s,
     }
 
 
@@ -438,6 +452,11 @@ ROWS = (
     ("client processes' CPU, cores", "clients_cores", 2),
     ("full garbage collections (generation 2) during traffic", "gc_full", 0),
     ("longest garbage collection, ms (every thread waits)", "gc_longest_ms", 1),
+    ("youngest-generation collections per second", "gc0_per_s", 1),
+    ("longest youngest-generation collection, ms", "gc0_longest_ms", 1),
+    ("middle-generation collections per second", "gc1_per_s", 2),
+    ("longest middle-generation collection, ms", "gc1_longest_ms", 1),
+    ("share of the traffic's time in collections, %", "gc_share_pct", 1),
 )
 
 
