@@ -353,6 +353,10 @@ async def one_run(args: argparse.Namespace) -> dict[str, Any]:
     pauses.stop()
     cpu = time.process_time() - cpu0
     threads1 = thread_cpu_s()
+    behind = runtime.writer.pending  # the history writer's backlog when the last call ended
+    drained = time.monotonic()
+    await runtime.writer.drain()
+    behind_s = time.monotonic() - drained if "history" not in runtime.without else 0.0
     db_cpu = await asyncio.to_thread(backend_cpu, url) - db0
     loop_thread = threading.get_native_id()
     loop_cpu = threads1.get(loop_thread, 0.0) - threads0.get(loop_thread, 0.0)
@@ -392,6 +396,8 @@ async def one_run(args: argparse.Namespace) -> dict[str, Any]:
         "frames_per_s": frames / busy_s,
         "dropped": dropped,
         "clients_cores": (agent_out["cpu_s"] + board_out["cpu_s"]) / busy_s,
+        "history_behind": behind,
+        "history_behind_s": behind_s,
         "gc_full": pauses.full,
         "gc_longest_ms": pauses.longest_ms,
         **{f"gc{g}_per_s": pauses.count[g] / busy_s for g in (0, 1)},
@@ -450,6 +456,8 @@ ROWS = (
     ("wallboard agent.state p99, ms (from publish)", "state_p99", 1),
     ("frames written by the hub per second", "frames_per_s", 0),
     ("client processes' CPU, cores", "clients_cores", 2),
+    ("history events not yet written when the traffic ended", "history_behind", 0),
+    ("seconds the history writer took to catch up after it", "history_behind_s", 1),
     ("full garbage collections (generation 2) during traffic", "gc_full", 0),
     ("longest garbage collection, ms (every thread waits)", "gc_longest_ms", 1),
     ("youngest-generation collections per second", "gc0_per_s", 1),

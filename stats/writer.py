@@ -114,6 +114,11 @@ class HistoryWriter:
         if len(self._pending) >= self.max_backlog:
             await self.drain()
 
+    @property
+    def pending(self) -> int:
+        """Events handled and not yet taken into a batch: how far the writer is behind."""
+        return len(self._pending)
+
     async def drain(self) -> None:
         """Wait until every event handled so far is written."""
         while self._drainer is not None and not self._drainer.done():
