@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from stats import queue_call, rollup  # noqa: F401  (rollup: keeps the rollups at every flush)
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 AgentDepartment = Callable[[str], "str | None"]
 T = TypeVar("T", QueueCallRow, CallLegRow, IvrStepRow)
+_LEG_ORDER = (CallLegRow.ring_at, CallLegRow.id)  # the order a call's legs rang in
 
 
 def _cache(session: Session, name: str) -> dict[Any, Any]:
@@ -145,12 +146,14 @@ class HistoryWriter:
         """One transaction; if an event is malformed, the batch is redone with a savepoint per event."""
         try:
             with self._session_factory() as session, session.begin():
+                self._prefetch(session, events)
                 for event in events:
                     self.apply(session, event)
             return
         except EventError:
             pass
         with self._session_factory() as session, session.begin():
+            self._prefetch(session, events)
             for event in events:
                 try:
                     with session.begin_nested():
@@ -158,6 +161,60 @@ class HistoryWriter:
                 except EventError as exc:
                     session.info.clear()  # the savepoint's rollback may have dropped cached rows
                     log.warning("history writer skipped an event: %s", exc)
+
+    @staticmethod
+    def _prefetch(session: Session, events: list[dict[str, Any]]) -> None:
+        """Read the batch's calls (with their legs and queue stays) and its agents' last states in one
+        statement each, into the caches the handlers read: a round trip a batch, not one a call."""
+        calls: dict[str, set[str]] = {}
+        agents: dict[str, set[str]] = {}
+        for event in events:
+            pbx = str(event.get("pbx") or "")
+            if event.get("call_id") and event.get("type") not in ("ivr.step", "survey.scored"):
+                calls.setdefault(pbx, set()).add(str(event["call_id"]))
+            if event.get("type") == "agent.state" and event.get("agent"):
+                agents.setdefault(pbx, set()).add(str(event["agent"]))
+        with session.no_autoflush:
+            for pbx, ids in calls.items():
+                found = _cache(session, "stats_calls")
+                for row in session.scalars(
+                    select(CallRow).where(CallRow.pbx == pbx, CallRow.call_id.in_(ids)).with_for_update()
+                ):
+                    found[(pbx, row.call_id)] = row
+                for call_id in ids:
+                    found.setdefault((pbx, call_id), None)
+                parts: tuple[tuple[Any, tuple[Any, ...]], ...] = (
+                    (QueueCallRow, (QueueCallRow.joined_at,)),
+                    (CallLegRow, _LEG_ORDER),
+                )
+                for model, order in parts:
+                    lists: dict[Any, list[Any]] = {(pbx, call_id): [] for call_id in ids}
+                    for item in session.scalars(
+                        select(model).where(model.pbx == pbx, model.call_id.in_(ids)).order_by(*order)
+                    ):
+                        lists[(pbx, item.call_id)].append(item)
+                    cache = _cache(session, model.__tablename__)
+                    for key, items in lists.items():
+                        cache.setdefault(key, items)
+            for pbx, names in agents.items():
+                began = (
+                    select(AgentStateRow.agent, func.max(AgentStateRow.started_at).label("at"))
+                    .where(AgentStateRow.pbx == pbx, AgentStateRow.agent.in_(names))
+                    .group_by(AgentStateRow.agent)
+                    .subquery()
+                )
+                latest = _cache(session, "stats_agent_latest")
+                for state in session.scalars(
+                    select(AgentStateRow)
+                    .join(
+                        began,
+                        (AgentStateRow.agent == began.c.agent) & (AgentStateRow.started_at == began.c.at),
+                    )
+                    .where(AgentStateRow.pbx == pbx)
+                ):
+                    latest[(pbx, state.agent)] = state
+                for name in names:
+                    latest.setdefault((pbx, name), None)
 
     def apply(self, session: Session, event: dict[str, Any]) -> None:
         handler = self._handlers.get(str(event.get("type")))
@@ -177,8 +234,9 @@ class HistoryWriter:
     @staticmethod
     def _find_call(session: Session, pbx: str, call_id: str) -> CallRow | None:
         cache = _cache(session, "stats_calls")
-        row = cache.get((pbx, call_id))
-        if row is None:
+        if (pbx, call_id) in cache:  # read already, or known absent from the batch's prefetch
+            row: CallRow | None = cache[(pbx, call_id)]
+        else:
             stmt = select(CallRow).where(CallRow.pbx == pbx, CallRow.call_id == call_id).with_for_update()
             row = cache[(pbx, call_id)] = session.scalars(stmt).first()
         return row
@@ -244,7 +302,7 @@ class HistoryWriter:
     @staticmethod
     def _legs(session: Session, pbx: str, call_id: str) -> list[CallLegRow]:
         """The call's legs in the order they rang, those of this transaction included."""
-        return _call_rows(session, CallLegRow, pbx, call_id, CallLegRow.ring_at, CallLegRow.id)
+        return _call_rows(session, CallLegRow, pbx, call_id, *_LEG_ORDER)
 
     def _leg(self, session: Session, pbx: str, call_id: str, channel: str) -> CallLegRow | None:
         return next((leg for leg in self._legs(session, pbx, call_id) if leg.channel == channel), None)
