@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from stats import queue_call, rollup  # noqa: F401  (rollup: keeps the rollups at every flush)
@@ -197,21 +197,10 @@ class HistoryWriter:
                     for key, items in lists.items():
                         cache.setdefault(key, items)
             for pbx, names in agents.items():
-                began = (
-                    select(AgentStateRow.agent, func.max(AgentStateRow.started_at).label("at"))
-                    .where(AgentStateRow.pbx == pbx, AgentStateRow.agent.in_(names))
-                    .group_by(AgentStateRow.agent)
-                    .subquery()
-                )
                 latest = _cache(session, "stats_agent_latest")
-                for state in session.scalars(
-                    select(AgentStateRow)
-                    .join(
-                        began,
-                        (AgentStateRow.agent == began.c.agent) & (AgentStateRow.started_at == began.c.at),
-                    )
-                    .where(AgentStateRow.pbx == pbx)
-                ):
+                last = [HistoryWriter._latest_query(pbx, name).with_only_columns(AgentStateRow.id) for name in names]
+                latest_ids = [step.scalar_subquery() for step in last]
+                for state in session.scalars(select(AgentStateRow).where(AgentStateRow.id.in_(latest_ids))):
                     latest[(pbx, state.agent)] = state
                 for name in names:
                     latest.setdefault((pbx, name), None)
@@ -484,16 +473,21 @@ class HistoryWriter:
     # --- agents ----------------------------------------------------------------------------------
 
     @staticmethod
+    def _latest_query(pbx: str, agent: str) -> Select[AgentStateRow]:
+        """The agent's change that began last: one row off the end of the (pbx, agent, started_at) index."""
+        return (
+            select(AgentStateRow)
+            .where(AgentStateRow.pbx == pbx, AgentStateRow.agent == agent)
+            .order_by(AgentStateRow.started_at.desc())
+            .limit(1)
+        )
+
+    @staticmethod
     def _latest_state(session: Session, pbx: str, agent: str) -> AgentStateRow | None:
         """The agent's change that began last, this transaction's included."""
         cache = _cache(session, "stats_agent_latest")
         if (pbx, agent) not in cache:
-            cache[(pbx, agent)] = session.scalars(
-                select(AgentStateRow)
-                .where(AgentStateRow.pbx == pbx, AgentStateRow.agent == agent)
-                .order_by(AgentStateRow.started_at.desc())
-                .limit(1)
-            ).first()
+            cache[(pbx, agent)] = session.scalars(HistoryWriter._latest_query(pbx, agent)).first()
         row: AgentStateRow | None = cache[(pbx, agent)]
         return row
 
