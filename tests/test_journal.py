@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -175,6 +176,28 @@ async def test_a_bad_event_is_set_aside_and_the_others_go_on(tmp_path: Path) -> 
     assert consumer.rejected == 1
     (rejected,) = (json.loads(line) for line in (tmp_path / "rejected.history.jsonl").read_text().splitlines())
     assert rejected["e"]["call_id"] == "c2" and "ValueError" in rejected["error"]
+
+
+async def test_a_durable_bus_consumer_with_a_duty_rests_between_the_batches_of_a_backlog(tmp_path: Path) -> None:
+    bus = DurableBus(InProcessBus(), Journal(tmp_path, ("bus", "history")))
+    spans: list[tuple[float, float]] = []
+
+    async def history(events: list[dict]) -> None:
+        began = time.monotonic()
+        await asyncio.sleep(0.05)  # a sink busy 50 ms a batch
+        spans.append((began, time.monotonic()))
+
+    # a quarter of the time: after each full batch the consumer rests three times as long as it worked
+    consumer = bus.add_consumer("history", history, batch=2, duty=0.25)
+    await bus.publish_many(calls(6))  # a backlog of three full batches
+    await bus.start()
+    try:
+        assert await consumer.caught_up(10)
+    finally:
+        await bus.close()
+    assert len(spans) == 3
+    rests = [spans[i + 1][0] - spans[i][1] for i in range(2)]
+    assert min(rests) >= 0.1, rests
 
 
 async def test_durable_bus_delivers_each_event_once_and_a_restart_replays_the_spool(tmp_path: Path) -> None:

@@ -88,7 +88,9 @@ class DurableBus:
             raise ValueError(f"journal consumer {name!r} exists")
         if name not in self.journal.consumers:
             raise ValueError(f"the journal was made without consumer {name!r}")
-        consumer = JournalConsumer(self.journal, name, sink, batch=batch, before_batch=self._pace if pace else None)
+        consumer = JournalConsumer(
+            self.journal, name, sink, batch=batch, before_batch=self._pace if pace else None, duty=duty
+        )
         self.consumers[name] = consumer
         if self._started:
             consumer.start()
