@@ -2,7 +2,9 @@
 
 The server is the live path of ``callcenter serve`` in one process on uvloop: AMI bytes of a recorded call
 (transcript 02, renumbered per call, its agent and caller replaced) -> ``AMIParser`` -> ``CallTracker`` ->
-bus -> the screen-pop service and ``HistoryWriter`` (the call rows) and ``LiveBoard`` (``queue.stats``,
+the event journal and bus (``cti.bus.make_durable_bus``, as ``serve`` builds them) -> the screen-pop
+service, ``HistoryWriter`` (the call rows, fed from the journal by its consumer, at the duty ``serve`` gives
+it) and ``LiveBoard`` (``queue.stats``,
 coalesced to ``CC_WALLBOARD_UPDATES_PER_S``) -> bus -> ``WebSocketHub`` -> uvicorn. The pop is built by the
 same call as in ``agent_desk.runtime`` (``cti.screen_pop.crm_screen_pop``): the caller's card and the ringing
 agent's data scope in one statement (``CrmCards``), in its own ``CC_SCREEN_POP_THREADS`` threads; with
@@ -198,24 +200,38 @@ class CapacityRuntime:
     def __init__(
         self, settings: Any, engine: Any, factory: Any, without: frozenset[str] = frozenset(), old_pop: bool = False
     ) -> None:
+        from agent_desk.event_path import journal_history
         from agent_desk.ws import WebSocketHub
-        from cti.bus.memory import InProcessBus
+        from cti.bus import make_durable_bus
         from cti.screen_pop import ScreenPopService, crm_lookup, crm_scope, crm_screen_pop
         from stats.kpi import KpiSettings
         from stats.live import LiveBoard
         from stats.writer import HistoryWriter
 
-        self.bus = InProcessBus()
+        self.bus: Any = make_durable_bus(settings)  # the journal first, then the in-process bus, as serve
+        inner: Any = getattr(self.bus, "inner", self.bus)  # the in-process bus behind the journal
         self.published_at: dict[int, float] = {}
-        publish = self.bus.publish
+        due: dict[str, float] = {}  # a journaled event's id -> when it was published, until the bus numbers it
+        now_publishing = [0.0]  # when the publish under way began: its live-only events are numbered in it
+        publish_many, inner_publish = self.bus.publish_many, inner.publish
 
-        async def timed_publish(event: dict[str, Any]) -> Any:
-            started = time.monotonic()
-            out = await publish(event)
-            self.published_at[int(out["seq"])] = started
+        async def timed_publish_many(events: list[dict[str, Any]]) -> Any:
+            started = now_publishing[0] = time.monotonic()
+            out = await publish_many(events)
+            for event in events:  # the journal gave them their ids; its bus consumer numbers them later
+                if "event_id" in event and "seq" not in event:
+                    due[event["event_id"]] = started
             return out
 
-        self.bus.publish = timed_publish  # type: ignore[method-assign]
+        async def numbered(event: dict[str, Any]) -> Any:
+            out = await inner_publish(event)
+            eid = event.get("event_id")
+            started = due.pop(eid, None) if eid else now_publishing[0]
+            self.published_at[int(out["seq"])] = time.monotonic() if started is None else started
+            return out
+
+        self.bus.publish_many = timed_publish_many
+        inner.publish = numbered
         self.hub = WebSocketHub(
             self.bus, buffer_len=settings.ws_replay_buffer, max_socket_buffer=settings.ws_max_socket_buffer
         )
@@ -229,18 +245,29 @@ class CapacityRuntime:
         kpi = KpiSettings(sl_threshold_s=settings.sl_threshold_s, short_abandon_s=settings.short_abandon_s)
         self.board = LiveBoard(kpi, settings.desk_queues, tz=settings.timezone, min_interval_s=1 / rate)
         self.writer = HistoryWriter(factory)
+        # fed from the journal (serve's default), or by a bus subscription when the journal is off
+        self.history = journal_history(self.bus, self.writer) if "history" not in without else self.writer
         self.commands = None
         self._tasks: list[asyncio.Task[None]] = []
         self.without = without  # parts left out to see what each costs (--without)
 
+    @property
+    def history_pending(self) -> int:
+        """Events the history writer has not taken yet: how far behind it is."""
+        if getattr(self.history, "journal_fed", False):
+            return int(self.bus.journal.pending("history"))
+        return self.writer.pending
+
     async def start(self) -> None:
+        if hasattr(self.bus, "start"):
+            await self.bus.start()
         await self.hub.start()
         if "pop" not in self.without:
             await self.screen_pop.start(self.bus)
         loop = asyncio.get_running_loop()
         if "board" not in self.without:
             self._tasks += [loop.create_task(self._board()), loop.create_task(self._flush())]
-        if "history" not in self.without:
+        if "history" not in self.without and not getattr(self.history, "journal_fed", False):
             self._tasks.append(loop.create_task(self._write()))
 
     async def _board(self) -> None:
@@ -264,6 +291,7 @@ class CapacityRuntime:
         if "pop" not in self.without:
             await self.screen_pop.stop()
         await self.hub.stop()
+        await self.bus.close()
 
 
 async def drive_calls(
@@ -314,7 +342,11 @@ async def one_run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(args.folder)
     tokens = json.loads((folder / "tokens.json").read_text())
     url = args.url
-    settings = Settings(database_url=url, data_dir=folder, wallboard_updates_per_s=args.updates_per_s)
+    journal = folder / "journal"  # each run's own: a journal left by a run before would be replayed
+    shutil.rmtree(journal, ignore_errors=True)
+    settings = Settings(
+        database_url=url, data_dir=folder, journal_dir=journal, wallboard_updates_per_s=args.updates_per_s
+    )
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
     without = frozenset(filter(None, args.without.split(",")))
@@ -353,9 +385,9 @@ async def one_run(args: argparse.Namespace) -> dict[str, Any]:
     pauses.stop()
     cpu = time.process_time() - cpu0
     threads1 = thread_cpu_s()
-    behind = runtime.writer.pending  # the history writer's backlog when the last call ended
+    behind = runtime.history_pending  # the history writer's backlog when the last call ended
     drained = time.monotonic()
-    await runtime.writer.drain()
+    await runtime.history.drain()
     behind_s = time.monotonic() - drained if "history" not in runtime.without else 0.0
     db_cpu = await asyncio.to_thread(backend_cpu, url) - db0
     loop_thread = threading.get_native_id()
