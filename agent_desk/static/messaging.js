@@ -154,8 +154,16 @@ async function bulkSend(event) {
   await loadMessages();
 }
 
+let followUp = null;  // the next look at messages still on their way
+
 async function loadMessages() {
-  fill($('#message-list'), messagesTable(await get('/api/messaging/messages?limit=50'), { withCustomer: true }));
+  const messages = await get('/api/messaging/messages?limit=50');
+  fill($('#message-list'), messagesTable(messages, { withCustomer: true }));
+  clearTimeout(followUp);
+  // a bulk send goes out in the background: the list follows it until every message is sent or failed
+  if (messages.some((m) => m.status === 'queued' || m.status === 'sending')) {
+    followUp = setTimeout(() => loadMessages().catch(() => {}), 2000);  // the notices stay; a refresh shows a failure
+  }
 }
 
 // --- report ------------------------------------------------------------------------------------------
