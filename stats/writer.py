@@ -32,7 +32,12 @@ log = logging.getLogger(__name__)
 
 AgentDepartment = Callable[[str], "str | None"]
 T = TypeVar("T", QueueCallRow, CallLegRow, IvrStepRow)
-_LEG_ORDER = (CallLegRow.ring_at, CallLegRow.id)  # the order a call's legs rang in
+# the order of a call's rows of each kind: its queue stays as they began, its legs as they rang, its IVR steps
+_CALL_ROW_ORDER: dict[type[Any], tuple[Any, ...]] = {
+    QueueCallRow: (QueueCallRow.joined_at,),
+    CallLegRow: (CallLegRow.ring_at, CallLegRow.id),
+    IvrStepRow: (IvrStepRow.at, IvrStepRow.id),
+}
 
 
 def _cache(session: Session, name: str) -> dict[Any, Any]:
@@ -41,15 +46,27 @@ def _cache(session: Session, name: str) -> dict[Any, Any]:
     return cache
 
 
-def _call_rows(session: Session, model: type[T], pbx: str, call_id: str, *order: Any) -> list[T]:
-    """A call's rows of ``model`` in ``order``, read once per transaction; the caller keeps the list
-    in step with the rows it adds, which are not flushed yet."""
+def _call_rows(session: Session, model: type[T], pbx: str, call_id: str) -> list[T]:
+    """A call's rows of ``model`` in their order (``_CALL_ROW_ORDER``), read once per transaction; the
+    caller keeps the list in step with the rows it adds, which are not flushed yet."""
     cache = _cache(session, model.__tablename__)
     rows: list[T] | None = cache.get((pbx, call_id))
     if rows is None:
         where = (model.pbx == pbx, model.call_id == call_id)
-        rows = cache[(pbx, call_id)] = list(session.scalars(select(model).where(*where).order_by(*order)))
+        stmt = select(model).where(*where).order_by(*_CALL_ROW_ORDER[model])
+        rows = cache[(pbx, call_id)] = list(session.scalars(stmt))
     return rows
+
+
+def _prefetch_call_rows(session: Session, model: type[T], pbx: str, call_ids: set[str]) -> None:
+    """The rows of ``model`` of several calls in one statement, into the cache ``_call_rows`` reads."""
+    lists: dict[tuple[str, str], list[T]] = {(pbx, call_id): [] for call_id in call_ids}
+    stmt = select(model).where(model.pbx == pbx, model.call_id.in_(call_ids)).order_by(*_CALL_ROW_ORDER[model])
+    for row in session.scalars(stmt):
+        lists[(pbx, row.call_id)].append(row)
+    cache = _cache(session, model.__tablename__)
+    for key, rows in lists.items():
+        cache.setdefault(key, rows)
 
 
 def hour_of(t: float) -> int:
@@ -174,32 +191,22 @@ class HistoryWriter:
                 calls.setdefault(pbx, set()).add(str(event["call_id"]))
             if event.get("type") == "agent.state" and event.get("agent"):
                 agents.setdefault(pbx, set()).add(str(event["agent"]))
+        found, latest = _cache(session, "stats_calls"), _cache(session, "stats_agent_latest")
         with session.no_autoflush:
             for pbx, ids in calls.items():
-                found = _cache(session, "stats_calls")
                 for row in session.scalars(
                     select(CallRow).where(CallRow.pbx == pbx, CallRow.call_id.in_(ids)).with_for_update()
                 ):
                     found[(pbx, row.call_id)] = row
                 for call_id in ids:
                     found.setdefault((pbx, call_id), None)
-                parts: tuple[tuple[Any, tuple[Any, ...]], ...] = (
-                    (QueueCallRow, (QueueCallRow.joined_at,)),
-                    (CallLegRow, _LEG_ORDER),
-                )
-                for model, order in parts:
-                    lists: dict[Any, list[Any]] = {(pbx, call_id): [] for call_id in ids}
-                    for item in session.scalars(
-                        select(model).where(model.pbx == pbx, model.call_id.in_(ids)).order_by(*order)
-                    ):
-                        lists[(pbx, item.call_id)].append(item)
-                    cache = _cache(session, model.__tablename__)
-                    for key, items in lists.items():
-                        cache.setdefault(key, items)
+                _prefetch_call_rows(session, QueueCallRow, pbx, ids)
+                _prefetch_call_rows(session, CallLegRow, pbx, ids)
             for pbx, names in agents.items():
-                latest = _cache(session, "stats_agent_latest")
-                last = [HistoryWriter._latest_query(pbx, name).with_only_columns(AgentStateRow.id) for name in names]
-                latest_ids = [step.scalar_subquery() for step in last]
+                latest_ids = [
+                    HistoryWriter._latest_query(pbx, name).with_only_columns(AgentStateRow.id).scalar_subquery()
+                    for name in names
+                ]
                 for state in session.scalars(select(AgentStateRow).where(AgentStateRow.id.in_(latest_ids))):
                     latest[(pbx, state.agent)] = state
                 for name in names:
@@ -240,7 +247,7 @@ class HistoryWriter:
 
     @staticmethod
     def _queue_stays(session: Session, pbx: str, call_id: str) -> list[QueueCallRow]:
-        return _call_rows(session, QueueCallRow, pbx, call_id, QueueCallRow.joined_at)
+        return _call_rows(session, QueueCallRow, pbx, call_id)
 
     def _stay(self, session: Session, pbx: str, call_id: str, queue: str, ts: float) -> QueueCallRow | None:
         """The latest stay of the call in ``queue`` that began no later than ``ts``."""
@@ -291,7 +298,7 @@ class HistoryWriter:
     @staticmethod
     def _legs(session: Session, pbx: str, call_id: str) -> list[CallLegRow]:
         """The call's legs in the order they rang, those of this transaction included."""
-        return _call_rows(session, CallLegRow, pbx, call_id, *_LEG_ORDER)
+        return _call_rows(session, CallLegRow, pbx, call_id)
 
     def _leg(self, session: Session, pbx: str, call_id: str, channel: str) -> CallLegRow | None:
         return next((leg for leg in self._legs(session, pbx, call_id) if leg.channel == channel), None)
@@ -579,7 +586,7 @@ class HistoryWriter:
         call_id = str(_need(event, "call_id"))
         node = str(_need(event, "node"))
         # steps in the same millisecond keep the order they were written in
-        steps = _call_rows(session, IvrStepRow, pbx, call_id, IvrStepRow.at, IvrStepRow.id)
+        steps = _call_rows(session, IvrStepRow, pbx, call_id)
         if any(s.at == ts and s.node == node for s in steps):
             return
         before = [s for s in steps if s.at <= ts]
